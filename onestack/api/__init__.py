@@ -1,0 +1,1 @@
+"""HTTP helpers every service shares: routing, microversions, pagination, resources."""

@@ -1,0 +1,208 @@
+"""`onestack up | run | status | reset | bootstrap`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {"state_dir": args.state_dir, "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None), "roles": getattr(args, "roles", None)}
+
+
+def _settings(args: argparse.Namespace, names: list[str] | None = None) -> Any:
+    from onestack import conf, roles
+    # Importing the services first registers their config sections.
+    roles.load(names if names is not None else roles.SERVICES)
+    settings = conf.load(_flags(args), config_file=getattr(args, "config", None))
+    conf.set_current(settings)
+    return settings
+
+
+def prepare(settings: Any, names: list[str], admin_password: str | None = None) -> Any:
+    """Everything before serving: DB, migrations, policy, recovery, service start-up."""
+    from onestack import db, log, policy, roles
+    from onestack.db import migrate
+    from onestack.tasks import recovery
+    import onestack.tasks.models  # noqa: F401  (the tasks table)
+
+    log.setup(settings.core.log_level)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.state_dir, 0o700)
+    db.init(settings.database_url)
+    services = roles.load(names)
+    if migrate.pending():
+        migrate.upgrade()
+    for spec in services:
+        policy.register(spec.policies)
+    policy.load_file(settings.core.policy_file or str(settings.state_dir / "policy.yaml"))
+    from onestack import tasks
+    for spec in services:
+        for t in spec.tasks:
+            tasks.register(t)
+    recovery.recover()
+    cloud = roles.Cloud(settings, services)
+    if admin_password:
+        cloud.admin_password = admin_password  # type: ignore[attr-defined]
+    for spec in services:
+        if spec.on_start is not None:
+            spec.on_start(cloud)
+    return cloud
+
+
+def serve(cloud: Any) -> None:
+    import uvicorn
+    from onestack.app import App
+    from onestack.tasks import ENGINE
+
+    settings = cloud.settings
+    app = App(settings, cloud.services)
+    ENGINE.start(settings.core.task_workers)
+    status = {"pid": os.getpid(), "url": settings.public_url,
+              "services": [s.name for s in cloud.services],
+              "clouds_yaml": str(settings.state_dir / "clouds.yaml"),
+              "started_at": time.time()}
+    status_file = settings.state_dir / "onestack.json"
+    status_file.write_text(json.dumps(status))
+
+    def _stop() -> None:
+        ENGINE.stop()
+        for spec in cloud.services:
+            if spec.on_stop is not None:
+                spec.on_stop()
+        status_file.unlink(missing_ok=True)
+    app.on_shutdown.append(_stop)
+    config = uvicorn.Config(app, host=settings.core.host, port=settings.core.port,
+                            log_config=None, access_log=False, lifespan="on",
+                            loop="auto", http="auto", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    print(f"onestack: serving {', '.join(status['services'])} at {settings.public_url}\n"
+          f"onestack: clouds.yaml at {status['clouds_yaml']} — "
+          f"export OS_CLIENT_CONFIG_FILE={status['clouds_yaml']} OS_CLOUD=onestack-admin",
+          flush=True)
+    server.run()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from onestack import roles
+    names = roles.service_names(args.roles or "all")
+    settings = _settings(args, names)
+    password = args.admin_password or os.environ.get("ONESTACK_ADMIN_PASSWORD")
+    cloud = prepare(settings, names, password)
+    serve(cloud)
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from onestack import roles
+    names = roles.service_names("all")
+    settings = _settings(args, names)
+    prepare(settings, names, args.admin_password or os.environ.get("ONESTACK_ADMIN_PASSWORD"))
+    print(f"onestack: bootstrapped {settings.state_dir}")
+    return 0
+
+
+def _status_file(args: argparse.Namespace) -> Path:
+    state = args.state_dir or os.environ.get("ONESTACK_STATE_DIR") or "~/.local/share/onestack"
+    return Path(os.path.expanduser(state)) / "onestack.json"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    path = _status_file(args)
+    if not path.exists():
+        print(f"onestack: not running (no {path})")
+        return 3
+    status = json.loads(path.read_text())
+    try:
+        os.kill(status["pid"], 0)
+        alive = True
+    except OSError:
+        alive = False
+    try:
+        with urllib.request.urlopen(status["url"] + "/identity/v3", timeout=3) as r:
+            answering = r.status == 200
+    except Exception:
+        answering = False
+    print(json.dumps({**status, "process_alive": alive, "answering": answering}, indent=2))
+    return 0 if alive and answering else 1
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    state = Path(os.path.expanduser(args.state_dir or os.environ.get("ONESTACK_STATE_DIR")
+                                    or "~/.local/share/onestack"))
+    path = state / "onestack.json"
+    if path.exists():
+        pid = json.loads(path.read_text()).get("pid")
+        try:
+            os.kill(pid, 0)
+            print(f"onestack: refusing to reset {state}: onestack (pid {pid}) is running there")
+            return 1
+        except OSError:
+            pass
+    if not state.exists():
+        print(f"onestack: nothing to reset at {state}")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("onestack: reset needs --yes when not run interactively")
+            return 2
+        answer = input(f"Delete every resource and all state under {state}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("onestack: reset cancelled")
+            return 1
+    shutil.rmtree(state)
+    print(f"onestack: wiped {state}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="onestack", description="An OpenStack-compatible cloud.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--state-dir", help="where all state lives (env ONESTACK_STATE_DIR)")
+        sp.add_argument("--config", help="TOML config file (default STATE_DIR/onestack.toml)")
+
+    up = sub.add_parser("up", help="start the whole cloud in this process (foreground)")
+    common(up)
+    up.add_argument("--host")
+    up.add_argument("--port", type=int)
+    up.add_argument("--admin-password")
+    up.add_argument("--roles", help=argparse.SUPPRESS)
+    up.set_defaults(fn=cmd_up)
+
+    run = sub.add_parser("run", help="start the given roles (e.g. --roles api,compute)")
+    common(run)
+    run.add_argument("--roles", required=True)
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.add_argument("--admin-password")
+    run.set_defaults(fn=cmd_up)
+
+    b = sub.add_parser("bootstrap", help="create/upgrade the database and bootstrap, then exit")
+    common(b)
+    b.add_argument("--admin-password")
+    b.set_defaults(fn=cmd_bootstrap)
+
+    st = sub.add_parser("status", help="is onestack running here, which services, where")
+    common(st)
+    st.set_defaults(fn=cmd_status)
+
+    r = sub.add_parser("reset", help="wipe all state (asks first unless --yes)")
+    common(r)
+    r.add_argument("--yes", action="store_true")
+    r.set_defaults(fn=cmd_reset)
+
+    args = p.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

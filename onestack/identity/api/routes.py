@@ -1,0 +1,16 @@
+"""Identity's route table (explicit). Paths are relative to the mount (/identity or /)."""
+from onestack.api.routing import route
+from onestack.identity.api import auth, versions
+
+ROUTES = [
+    route("GET", "/", versions.root, auth=False),
+    route("GET", "/v3", versions.v3, auth=False),
+    route("POST", "/v3/auth/tokens", auth.issue, auth=False),
+    route("GET", "/v3/auth/tokens", auth.validate),
+    route("HEAD", "/v3/auth/tokens", auth.check),
+    route("DELETE", "/v3/auth/tokens", auth.revoke),
+    route("GET", "/v3/auth/catalog", auth.auth_catalog),
+    route("GET", "/v3/auth/projects", auth.auth_projects),
+    route("GET", "/v3/auth/domains", auth.auth_domains),
+    route("GET", "/v3/auth/system", auth.auth_system),
+]
