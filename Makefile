@@ -1,0 +1,40 @@
+# The two commands a newcomer needs:  `make up`  (start the cloud)  ·  `make test`  (run every test)
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the cloud uses at run time / the tests use (installed when missing).
+APT_RUNTIME := python3-venv
+APT_TEST := postgresql
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: up test venv test-venv apt-runtime apt-test clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(BIN)/.test-installed: $(BIN)/.installed requirements-test.lock
+	$(BIN)/pip install -q -r requirements-test.lock
+	touch $@
+
+venv: $(BIN)/.installed
+test-venv: $(BIN)/.test-installed
+
+apt-runtime:
+	@scripts/ensure-apt.sh $(APT_RUNTIME)
+
+apt-test: apt-runtime
+	@scripts/ensure-apt.sh $(APT_TEST)
+
+up: apt-runtime venv
+	$(BIN)/onestack up $(ARGS)
+
+test: apt-test test-venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache
