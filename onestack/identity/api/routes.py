@@ -1,6 +1,6 @@
 """Identity's route table (explicit). Paths are relative to the mount (/identity or /)."""
 from onestack.api.routing import route
-from onestack.identity.api import auth, versions
+from onestack.identity.api import auth, directory_routes, extra_routes, versions
 
 ROUTES = [
     route("GET", "/", versions.root, auth=False),
@@ -13,4 +13,4 @@ ROUTES = [
     route("GET", "/v3/auth/projects", auth.auth_projects),
     route("GET", "/v3/auth/domains", auth.auth_domains),
     route("GET", "/v3/auth/system", auth.auth_system),
-]
+] + directory_routes.ROUTES + extra_routes.ROUTES
