@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from pathlib import Path
 from typing import Any
 
-# In start order (identity first: the others' catalog entries and tokens come from it).
-SERVICES = ["identity"]
+# Every service onestack knows, in start order (identity first: the others' catalog
+# entries and tokens come from it). A service is present once its package exists.
+ORDER = ["identity", "placement", "image", "network", "volume", "compute", "object",
+         "orchestration", "telemetry", "dashboard"]
+_HERE = Path(__file__).parent
+SERVICES = [n for n in ORDER if (_HERE / n / "__init__.py").exists()]
 
 ROLES: dict[str, list[str]] = {
     "api": SERVICES,
