@@ -60,6 +60,7 @@ class RequestContext:
             "roles": [r.lower() for r in self.roles],
             "is_admin_project": True,
             "service_user_id": None, "service_roles": [],
+            "token": self.token_info or {},   # token.domain.id / token.project.domain.id checks
         }
 
     def can(self, rule: str, target: dict[str, Any] | None = None, *, fatal: bool = True) -> bool:

@@ -81,6 +81,7 @@ class _Engine:
     def enforce(self, ctx: Any, name: str, target: dict[str, Any], fatal: bool = True) -> bool:
         if getattr(ctx, "is_internal", False):
             return True
+        target = flatten_target(target)
         self._reload_if_changed()
         rule = self.rules.get(name)
         if rule is None:
@@ -97,6 +98,23 @@ class _Engine:
         if not allowed and fatal:
             raise errors.PolicyNotAuthorized(action=name)
         return allowed
+
+
+def flatten_target(target: dict[str, Any]) -> dict[str, Any]:
+    """``target`` plus a dotted key for every nested value ({"target": {"project": {"id": x}}}
+    also gives "target.project.id": x), as check strings like %(target.project.id)s expect."""
+    out = dict(target)
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}", v)
+        else:
+            out.setdefault(prefix, value)
+    for key, value in target.items():
+        if isinstance(value, dict):
+            walk(key, value)
+    return out
 
 
 _engine = _Engine()
