@@ -40,9 +40,11 @@ def _enforce(req: Req, action: str, with_role: bool) -> None:
         refs = directory.grant_refs(s, actor, actor_id, tgt, tgt_id,
                                     req.params.get("role_id") if with_role else None)
     if tgt == "system":
-        req.ctx.can(f"identity:{action}_system_grant_for_{actor}", target(req, **_pol(refs)))
+        name = f"identity:{action}_system_grants_for_{actor}" if action == "list" \
+            else f"identity:{action}_system_grant_for_{actor}"
     else:
-        req.ctx.can(f"identity:{action}_grant", target(req, **_pol(refs)))
+        name = "identity:list_grants" if action == "list" else f"identity:{action}_grant"
+    req.ctx.can(name, target(req, **_pol(refs)))
 
 
 def grant(req: Req) -> None:
