@@ -499,9 +499,7 @@ def _user_name_free(s: Any, domain_id: str, name: str, exclude: str | None = Non
 
 def create_user(s: Any, values: dict[str, Any]) -> m.User:
     domain_id = values["domain_id"]
-    d = s.get(m.Project, domain_id)
-    if d is None or not d.is_domain:
-        raise errors.ValidationError(f"Could not find domain: {domain_id}.")
+    get_domain(s, domain_id)
     _user_name_free(s, domain_id, values["name"])
     if values.get("default_project_id"):
         dp = s.get(m.Project, values["default_project_id"])
@@ -636,9 +634,7 @@ def _group_name_free(s: Any, domain_id: str, name: str, exclude: str | None = No
 
 
 def create_group(s: Any, values: dict[str, Any]) -> m.Group:
-    d = s.get(m.Project, values["domain_id"])
-    if d is None or not d.is_domain:
-        raise errors.ValidationError(f"Could not find domain: {values['domain_id']}.")
+    d = get_domain(s, values["domain_id"])
     _group_name_free(s, d.id, values["name"])
     g = m.Group(id=new_id(), name=values["name"], domain_id=d.id, description=values.get("description"),
                 extra=values.get("_extra", {}))
@@ -744,9 +740,7 @@ def _role_name_free(s: Any, domain_id: str | None, name: str, exclude: str | Non
 def create_role(s: Any, values: dict[str, Any]) -> m.Role:
     domain_id = values.get("domain_id")
     if domain_id:
-        d = s.get(m.Project, domain_id)
-        if d is None or not d.is_domain:
-            raise errors.ValidationError(f"Could not find domain: {domain_id}.")
+        get_domain(s, domain_id)
     _role_name_free(s, domain_id, values["name"])
     r = m.Role(id=new_id(), name=values["name"], domain_id=domain_id,
                domain_key=domain_id or ROLE_NULL_DOMAIN, description=values.get("description"),
@@ -794,8 +788,8 @@ def implied_of(s: Any, prior_id: str) -> list[m.Role]:
 
 def create_implied(s: Any, prior_id: str, implied_id: str) -> tuple[m.Role, m.Role]:
     prior, implied = get_role(s, prior_id), get_role(s, implied_id)
-    if implied.domain_id is not None:
-        raise errors.Forbidden("Implied roles cannot be domain specific roles.")
+    if implied.domain_id is not None and prior.domain_id is None:
+        raise errors.Forbidden("A global role cannot imply a domain-specific role.")
     if implied.name == "admin":
         raise errors.Forbidden(f"{implied.name} role cannot be an implied role.")
     from onestack.identity.service import expand_implied
@@ -977,7 +971,9 @@ def list_role_assignments(s: Any, *, user_id: str | None = None, group_id: str |
                 seen.add(rid)
                 expanded.append({**e, "role_id": rid, "indirect": {**e["indirect"], "role_id": prior}})
                 stack.extend((rid, r) for r in implied.get(rid, []))
-        entries = expanded
+        # domain-specific roles never reach a token, so they are not effective
+        domain_roles = set(s.scalars(select(m.Role.id).where(m.Role.domain_id.is_not(None))))
+        entries = [e for e in expanded if e["role_id"] not in domain_roles]
 
     subtree_ids: set[str] | None = None
     if project_id and include_subtree:

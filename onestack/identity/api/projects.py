@@ -156,8 +156,9 @@ def add_tag(req: Req) -> Reply:
     tag = directory.check_tag(req.params["tag"])
     _tag_project(req, "identity:create_project_tag")
     with db.write() as s:
-        tags = directory.add_tag(s, _load(s, req.params["project_id"]), tag)
-    return Reply(201, _tags_body(req, tags), headers={"Location": f"{req.service_url}{req.path}"})
+        directory.add_tag(s, _load(s, req.params["project_id"]), tag)
+    # 201 and no body, as the API-WG tags guideline (and Tempest) expect
+    return Reply(201, None, headers={"Location": f"{req.service_url}{req.path}"})
 
 
 def delete_tag(req: Req) -> None:

@@ -226,7 +226,8 @@ def test_project_tags(cloud, adm):
     base = f"/v3/projects/{p3['id']}/tags"
     assert adm.call("GET", base)["tags"] == []
     r = cloud.request("PUT", f"{base}/blue", token=adm.token)
-    assert r.status == 201 and "blue" in r.json()["tags"]
+    assert r.status == 201 and r.headers["location"].endswith(f"{base}/blue")
+    assert adm.call("GET", base)["tags"] == ["blue"]
     assert cloud.request("HEAD", f"{base}/blue", token=adm.token).status == 204
     assert cloud.request("GET", f"{base}/nope", token=adm.token).status == 404
     assert adm.call("PUT", base, {"tags": ["x", "y"]})["tags"] == ["x", "y"]
@@ -463,3 +464,23 @@ def test_role_assignments_inheritance_subtree_and_names(cloud, adm):
     assert cloud.request("HEAD", f"{inh}/{rid}/inherited_to_projects", token=adm.token).status == 204
     assert cloud.request("HEAD", f"/v3/domains/{dom['id']}/users/{u['id']}/roles/{rid}",
                          token=adm.token).status == 404
+
+
+def test_domain_roles_imply_and_stay_out_of_effective_lists(cloud, adm):
+    dom, dom2 = adm.domain(), adm.domain()
+    d1 = adm.call("POST", "/v3/roles", {"role": {"name": uniq("d1"), "domain_id": dom["id"]}})["role"]
+    d2 = adm.call("POST", "/v3/roles", {"role": {"name": uniq("d2"), "domain_id": dom2["id"]}})["role"]
+    g = adm.call("POST", "/v3/roles", {"role": {"name": uniq("g")}})["role"]
+    adm.call("PUT", f"/v3/roles/{d1['id']}/implies/{d2['id']}")       # across domains: allowed
+    adm.call("PUT", f"/v3/roles/{d1['id']}/implies/{g['id']}")        # domain -> global: allowed
+    adm.call("PUT", f"/v3/roles/{g['id']}/implies/{d1['id']}", expect=(403,))
+    proj = adm.project(domain_id=dom["id"])
+    u = adm.user(password="pw", domain_id=dom["id"])
+    adm.call("PUT", f"/v3/projects/{proj['id']}/users/{u['id']}/roles/{d1['id']}")
+    eff = adm.call("GET", f"/v3/role_assignments?effective&user.id={u['id']}")["role_assignments"]
+    # the domain role itself is not effective, but the global role it implies is
+    assert [a["role"]["id"] for a in eff] == [g["id"]]
+    tok = issue_token(cloud, u["name"], "pw", project=proj["name"], project_domain=dom["id"],
+                      user_domain=dom["id"])
+    body = cloud.request("GET", "/v3/auth/tokens", token=tok, headers={"X-Subject-Token": tok}).json()
+    assert [r["id"] for r in body["token"]["roles"]] == [g["id"]]

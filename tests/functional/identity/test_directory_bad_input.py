@@ -77,8 +77,9 @@ def test_unknown_references_are_400_or_404(cloud, adm):
                        body={"project": {"name": uniq(), "domain_id": "nope"}}), 400)
     _err(cloud.request("POST", "/v3/projects", token=adm.token,
                        body={"project": {"name": uniq(), "parent_id": "nope"}}), 400)
-    _err(cloud.request("POST", "/v3/users", token=adm.token,
-                       body={"user": {"name": uniq(), "domain_id": "nope"}}), 400)
+    for kind in ("user", "group", "role"):
+        _err(cloud.request("POST", KINDS[kind], token=adm.token,
+                           body={kind: {"name": uniq(), "domain_id": "nope"}}), 404)
     for path in ("/v3/projects/nope", "/v3/users/nope", "/v3/groups/nope", "/v3/roles/nope",
                  "/v3/domains/nope"):
         _err(cloud.request("GET", path, token=adm.token), 404)
