@@ -142,7 +142,29 @@ _catalog_cache: tuple[int, list[dict[str, Any]]] = (-1, [])
 _catalog_lock = threading.Lock()
 
 
-def catalog() -> list[dict[str, Any]]:
+def catalog(project_id: str | None = None, user_id: str | None = None) -> list[dict[str, Any]]:
+    """The catalog as a token sees it: ``%(project_id)s`` / ``$(project_id)s`` (and tenant_id,
+    user_id) substituted; endpoints that cannot be substituted are left out, as keystone does."""
+    rows = _catalog_rows()
+    if not any("%(" in e["url"] or "$(" in e["url"] for svc in rows for e in svc["endpoints"]):
+        return rows
+    values = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id}
+    out = []
+    for svc in rows:
+        eps = []
+        for e in svc["endpoints"]:
+            url = e["url"].replace("$(", "%(")
+            if "%(" in url:
+                try:
+                    url = url % {k: v for k, v in values.items() if v is not None}
+                except (KeyError, ValueError, TypeError):
+                    continue
+            eps.append({**e, "url": url})
+        out.append({**svc, "endpoints": eps})
+    return out
+
+
+def _catalog_rows() -> list[dict[str, Any]]:
     global _catalog_cache
     rev = tokens.revision.current()
     if _catalog_cache[0] == rev:

@@ -19,7 +19,7 @@ def issue(req: Req) -> Reply:
     token, data = service.authenticate(body.get("auth"))
     out = dict(data.body)
     if not _flag(req, "nocatalog"):
-        out["catalog"] = service.catalog()
+        out["catalog"] = service.catalog(data.payload.project_id, data.payload.user_id)
     return Reply(201, {"token": out}, headers={"X-Subject-Token": token})
 
 
@@ -39,7 +39,7 @@ def validate(req: Req) -> Reply:
     req.ctx.can("identity:validate_token", _target(data))
     out = dict(data.body)
     if not _flag(req, "nocatalog"):
-        out["catalog"] = service.catalog()
+        out["catalog"] = service.catalog(data.payload.project_id, data.payload.user_id)
     return Reply(200, {"token": out}, headers={"X-Subject-Token": req.headers["x-subject-token"]})
 
 
@@ -59,7 +59,7 @@ def revoke(req: Req) -> None:
 def auth_catalog(req: Req) -> dict:
     if req.ctx.project_id is None and req.ctx.domain_id is None and req.ctx.system_scope is None:
         raise errors.Forbidden("The catalog needs a scoped token.")
-    return {"catalog": service.catalog(), "links": views.self_links(req)}
+    return {"catalog": service.catalog(req.ctx.project_id, req.ctx.user_id), "links": views.self_links(req)}
 
 
 def auth_projects(req: Req) -> dict:

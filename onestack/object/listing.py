@@ -1,0 +1,432 @@
+"""Account and container listing databases: one SQLite file per account and per container.
+
+This is Swift's design, not a second DB layer for the cloud's own state: the cloud's
+state (identity, compute, tasks, ...) lives in the main database through onestack.db;
+what lives here is the *data plane's* index — which containers an account holds and
+which objects a container holds — sharded per container so that a container of a
+million objects lists a page with one B-tree range scan (``WHERE name > marker ORDER BY
+name LIMIT n`` on a WITHOUT ROWID primary key) and writers to different containers never
+contend. Files sit on the ring's devices next to the objects
+(``<dev>/accounts|containers/<part>/<suffix>/<hash>/*.db``).
+
+A container row of the account DB carries the container's absolute object count and
+bytes (idempotent updates; reconciled from the container DBs at start-up), so account
+stats are exact sums.
+
+The container DB is the commit record for an object: an object exists once its row is
+committed (after the data file is durable); a data file without a row (a crash between
+the two) is never served and is removed by the next write of that name.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator
+
+_CACHE_SIZE = 256
+_cache: "OrderedDict[str, _Conn]" = OrderedDict()
+_cache_lock = threading.Lock()
+SYNCHRONOUS = "FULL"
+
+
+class _Conn:
+    def __init__(self, path: Path, synchronous: str):
+        self.path = path
+        self.lock = threading.RLock()
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30,
+                                    isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA synchronous={synchronous}")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def ro(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            yield self.conn
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def _open(path: Path, schema: str | None, synchronous: str | None = None) -> _Conn | None:
+    key = str(path)
+    with _cache_lock:
+        c = _cache.get(key)
+        if c is not None:
+            _cache.move_to_end(key)
+            return c
+    if not path.exists():
+        if schema is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+    c = _Conn(path, synchronous or SYNCHRONOUS)
+    if schema is not None:
+        with c.lock:
+            c.conn.executescript(schema)
+    with _cache_lock:
+        existing = _cache.get(key)
+        if existing is not None:
+            c.close()
+            return existing
+        _cache[key] = c
+        while len(_cache) > _CACHE_SIZE:
+            _, old = _cache.popitem(last=False)
+            old.close()
+    return c
+
+
+def _forget(path: Path) -> None:
+    with _cache_lock:
+        c = _cache.pop(str(path), None)
+    if c is not None:
+        c.close()
+
+
+def close_all() -> None:
+    with _cache_lock:
+        items = list(_cache.values())
+        _cache.clear()
+    for c in items:
+        c.close()
+
+
+def _upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``."""
+    if not prefix:
+        return None
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _listing(conn: sqlite3.Connection, table: str, columns: str, *, prefix: str = "",
+             delimiter: str = "", marker: str = "", end_marker: str = "", limit: int = 10000,
+             reverse: bool = False) -> list[dict[str, Any]]:
+    """Swift listing semantics over a name-ordered table: rows and {"subdir"} entries."""
+    out: list[dict[str, Any]] = []
+    lo, lo_incl = "", True       # names > lo (or >= when lo_incl)
+    hi, hi_incl = None, False    # names < hi
+    if prefix:
+        lo, lo_incl = prefix, True
+        hi = _upper_bound(prefix)
+    if reverse:
+        # marker and end_marker swap roles when reversed
+        if marker and (hi is None or marker < hi):
+            hi, hi_incl = marker, False
+        if end_marker and end_marker >= lo:
+            lo, lo_incl = end_marker, False
+    else:
+        if marker and marker >= lo:
+            lo, lo_incl = marker, False
+        if end_marker and (hi is None or end_marker < hi):
+            hi, hi_incl = end_marker, False
+    while len(out) < limit:
+        conds, args = [], []
+        if lo:
+            conds.append("name >= ?" if lo_incl else "name > ?")
+            args.append(lo)
+        if hi is not None:
+            conds.append("name < ?")
+            args.append(hi)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        order = "DESC" if reverse else "ASC"
+        rows = conn.execute(f"SELECT {columns} FROM {table} {where} ORDER BY name {order} LIMIT ?",
+                            (*args, limit - len(out))).fetchall()
+        if not rows:
+            break
+        jumped = False
+        for r in rows:
+            name = r["name"]
+            if delimiter:
+                rest = name[len(prefix):]
+                i = rest.find(delimiter)
+                if i >= 0:
+                    sub = prefix + rest[:i + len(delimiter)]
+                    out.append({"subdir": sub})
+                    # skip everything under this subdir and query again
+                    if reverse:
+                        hi, hi_incl = sub, False
+                    else:
+                        lo, lo_incl = _upper_bound(sub) or sub, True
+                    jumped = True
+                    break
+            out.append(dict(r))
+            if len(out) >= limit:
+                break
+        if not jumped:
+            break   # every row was taken: either the page is full or the range is exhausted
+    return out[:limit]
+
+
+# ---------------------------------------------------------------- containers
+
+CONTAINER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS object (
+    name TEXT PRIMARY KEY, ts TEXT NOT NULL, meta_ts TEXT, size INTEGER NOT NULL,
+    content_type TEXT NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL,
+    delete_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stat (
+    id INTEGER PRIMARY KEY CHECK (id = 0), object_count INTEGER NOT NULL DEFAULT 0,
+    bytes_used INTEGER NOT NULL DEFAULT 0, put_timestamp TEXT, created_at TEXT,
+    storage_policy TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+OBJECT_COLUMNS = "name, ts, meta_ts, size, content_type, etag, last_modified, delete_at"
+
+
+class ContainerDB:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _conn(self, create: bool = False) -> _Conn | None:
+        return _open(self.path, CONTAINER_SCHEMA if create else None)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def create(self, ts: str, policy: str, meta: dict[str, str]) -> bool:
+        """Create (True) or leave an existing container (False, metadata still applied)."""
+        c = self._conn(create=True)
+        with c.tx() as conn:
+            row = conn.execute("SELECT id FROM stat").fetchone()
+            created = row is None
+            if created:
+                conn.execute("INSERT INTO stat (id, put_timestamp, created_at, storage_policy) "
+                             "VALUES (0, ?, ?, ?)", (ts, ts, policy))
+            else:
+                conn.execute("UPDATE stat SET put_timestamp = ?", (ts,))
+            _apply_meta(conn, meta)
+        return created
+
+    def info(self) -> dict[str, Any] | None:
+        c = self._conn()
+        if c is None:
+            return None
+        with c.ro() as conn:
+            row = conn.execute("SELECT * FROM stat").fetchone()
+            if row is None:
+                return None
+            meta = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
+        return {**dict(row), "meta": meta}
+
+    def set_meta(self, meta: dict[str, str]) -> None:
+        c = self._conn()
+        if c is None:
+            raise FileNotFoundError(self.path)
+        with c.tx() as conn:
+            _apply_meta(conn, meta)
+
+    def put_object(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert/replace ``row`` unless a newer version is recorded; the previous row."""
+        c = self._conn()
+        if c is None:
+            raise FileNotFoundError(self.path)
+        with c.tx() as conn:
+            old = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM object WHERE name = ?",
+                               (row["name"],)).fetchone()
+            if old is not None and old["ts"] > row["ts"]:
+                return {"superseded": True, **dict(old)}
+            conn.execute(f"INSERT OR REPLACE INTO object ({OBJECT_COLUMNS}) VALUES "
+                         "(:name, :ts, :meta_ts, :size, :content_type, :etag, :last_modified, "
+                         ":delete_at)", {"meta_ts": None, "delete_at": None, **row})
+            d_count = 0 if old is not None else 1
+            d_bytes = row["size"] - (old["size"] if old is not None else 0)
+            conn.execute("UPDATE stat SET object_count = object_count + ?, "
+                         "bytes_used = bytes_used + ?", (d_count, d_bytes))
+        return dict(old) if old is not None else None
+
+    def update_object(self, name: str, **values: Any) -> bool:
+        c = self._conn()
+        if c is None:
+            return False
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        with c.tx() as conn:
+            cur = conn.execute(f"UPDATE object SET {sets} WHERE name = :name", {**values, "name": name})
+            return cur.rowcount > 0
+
+    def get_object(self, name: str) -> dict[str, Any] | None:
+        c = self._conn()
+        if c is None:
+            return None
+        with c.ro() as conn:
+            row = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM object WHERE name = ?", (name,)).fetchone()
+        return dict(row) if row is not None else None
+
+    def delete_object(self, name: str, ts: str | None = None) -> dict[str, Any] | None:
+        """Remove the row (only the version written at ``ts`` when given); the removed row."""
+        c = self._conn()
+        if c is None:
+            return None
+        with c.tx() as conn:
+            old = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM object WHERE name = ?", (name,)).fetchone()
+            if old is None or (ts is not None and old["ts"] != ts):
+                return None
+            conn.execute("DELETE FROM object WHERE name = ?", (name,))
+            conn.execute("UPDATE stat SET object_count = object_count - 1, "
+                         "bytes_used = bytes_used - ?", (old["size"],))
+        return dict(old)
+
+    def list(self, **kw: Any) -> list[dict[str, Any]]:
+        c = self._conn()
+        if c is None:
+            return []
+        with c.ro() as conn:
+            return _listing(conn, "object", OBJECT_COLUMNS, **kw)
+
+    def expired(self, now: int, limit: int = 1000) -> list[dict[str, Any]]:
+        c = self._conn()
+        if c is None:
+            return []
+        with c.ro() as conn:
+            return [dict(r) for r in conn.execute(
+                f"SELECT {OBJECT_COLUMNS} FROM object WHERE delete_at IS NOT NULL AND delete_at <= ? "
+                "LIMIT ?", (now, limit))]
+
+    def is_empty(self) -> bool:
+        c = self._conn()
+        if c is None:
+            return True
+        with c.ro() as conn:
+            return conn.execute("SELECT 1 FROM object LIMIT 1").fetchone() is None
+
+    def recount(self) -> tuple[int, int]:
+        """Recompute the stats from the rows (start-up reconciliation) and store them."""
+        c = self._conn()
+        if c is None:
+            return 0, 0
+        with c.tx() as conn:
+            count, used = conn.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM object").fetchone()
+            conn.execute("UPDATE stat SET object_count = ?, bytes_used = ?", (count, used))
+        return count, used
+
+    def drop(self) -> None:
+        _forget(self.path)
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(str(self.path) + suffix)
+            except FileNotFoundError:
+                pass
+
+
+def _apply_meta(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
+    """Set each key; an empty value removes it (Swift's POST semantics)."""
+    for k, v in meta.items():
+        if v == "":
+            conn.execute("DELETE FROM meta WHERE key = ?", (k,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, v))
+
+
+# ---------------------------------------------------------------- accounts
+
+ACCOUNT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS container (
+    name TEXT PRIMARY KEY, object_count INTEGER NOT NULL DEFAULT 0,
+    bytes_used INTEGER NOT NULL DEFAULT 0, put_timestamp TEXT NOT NULL,
+    last_modified TEXT NOT NULL, storage_policy TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stat (id INTEGER PRIMARY KEY CHECK (id = 0), created_at TEXT,
+                                 put_timestamp TEXT);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+CONTAINER_COLUMNS = "name, object_count, bytes_used, put_timestamp, last_modified, storage_policy"
+
+
+class AccountDB:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _conn(self, create: bool = False) -> _Conn | None:
+        # Derivable from the container DBs (reconciled at start-up): NORMAL is enough.
+        return _open(self.path, ACCOUNT_SCHEMA if create else None, "NORMAL")
+
+    def ensure(self, ts: str) -> None:
+        c = self._conn(create=True)
+        with c.tx() as conn:
+            if conn.execute("SELECT id FROM stat").fetchone() is None:
+                conn.execute("INSERT INTO stat (id, created_at, put_timestamp) VALUES (0, ?, ?)", (ts, ts))
+
+    def info(self) -> dict[str, Any] | None:
+        c = self._conn()
+        if c is None:
+            return None
+        with c.ro() as conn:
+            stat = conn.execute("SELECT * FROM stat").fetchone()
+            totals = conn.execute("SELECT COUNT(*), COALESCE(SUM(object_count), 0), "
+                                  "COALESCE(SUM(bytes_used), 0) FROM container").fetchone()
+            per_policy = conn.execute(
+                "SELECT storage_policy, COUNT(*), COALESCE(SUM(object_count), 0), "
+                "COALESCE(SUM(bytes_used), 0) FROM container GROUP BY storage_policy").fetchall()
+            meta = {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
+        return {"created_at": stat["created_at"] if stat else None,
+                "put_timestamp": stat["put_timestamp"] if stat else None,
+                "container_count": totals[0], "object_count": totals[1], "bytes_used": totals[2],
+                "policies": {r[0]: {"container_count": r[1], "object_count": r[2], "bytes_used": r[3]}
+                             for r in per_policy},
+                "meta": meta}
+
+    def set_meta(self, meta: dict[str, str]) -> None:
+        c = self._conn(create=True)
+        with c.tx() as conn:
+            _apply_meta(conn, meta)
+
+    def put_container(self, name: str, ts: str, last_modified: str, policy: str) -> None:
+        c = self._conn(create=True)
+        with c.tx() as conn:
+            conn.execute("INSERT INTO container (name, put_timestamp, last_modified, storage_policy) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                         "put_timestamp = excluded.put_timestamp", (name, ts, last_modified, policy))
+
+    def update_stats(self, name: str, object_count: int, bytes_used: int) -> None:
+        c = self._conn()
+        if c is None:
+            return
+        with c.tx() as conn:
+            conn.execute("UPDATE container SET object_count = ?, bytes_used = ? WHERE name = ?",
+                         (object_count, bytes_used, name))
+
+    def delete_container(self, name: str) -> None:
+        c = self._conn()
+        if c is None:
+            return
+        with c.tx() as conn:
+            conn.execute("DELETE FROM container WHERE name = ?", (name,))
+
+    def has_container(self, name: str) -> bool:
+        c = self._conn()
+        if c is None:
+            return False
+        with c.ro() as conn:
+            return conn.execute("SELECT 1 FROM container WHERE name = ?", (name,)).fetchone() is not None
+
+    def containers(self) -> list[str]:
+        c = self._conn()
+        if c is None:
+            return []
+        with c.ro() as conn:
+            return [r[0] for r in conn.execute("SELECT name FROM container")]
+
+    def list(self, **kw: Any) -> list[dict[str, Any]]:
+        c = self._conn()
+        if c is None:
+            return []
+        with c.ro() as conn:
+            return _listing(conn, "container", CONTAINER_COLUMNS, **kw)
