@@ -256,3 +256,14 @@ class Revision(Base):
     __tablename__ = "identity_revision"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DomainConfig(Base):
+    """Domain-specific configuration (/v3/domains/{id}/config): one row per option."""
+    __tablename__ = "identity_domain_configs"
+    domain_id: Mapped[str] = mapped_column(String(64), ForeignKey("identity_projects.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    option: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
