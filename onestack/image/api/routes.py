@@ -1,0 +1,36 @@
+"""Glance v2 route table (paths relative to the /image mount)."""
+from onestack.api.routing import route
+from onestack.image.api import data, images, info, members, schemas, versions
+
+ROUTES = [
+    route("GET", "/", versions.root, auth=False),
+    route("GET", "/versions", versions.versions, auth=False),
+    route("GET", "/v2", versions.versions, auth=False),
+    route("GET", "/v2/images", images.index),
+    route("POST", "/v2/images", images.create),
+    route("GET", "/v2/images/{image_id}", images.show),
+    route("PATCH", "/v2/images/{image_id}", images.update),
+    route("DELETE", "/v2/images/{image_id}", images.delete),
+    route("PUT", "/v2/images/{image_id}/file", data.upload, stream=True),
+    route("GET", "/v2/images/{image_id}/file", data.download),
+    route("PUT", "/v2/images/{image_id}/stage", data.stage, stream=True),
+    route("POST", "/v2/images/{image_id}/actions/deactivate", images.deactivate),
+    route("POST", "/v2/images/{image_id}/actions/reactivate", images.reactivate),
+    route("PUT", "/v2/images/{image_id}/tags/{tag}", images.add_tag),
+    route("DELETE", "/v2/images/{image_id}/tags/{tag}", images.delete_tag),
+    route("GET", "/v2/images/{image_id}/members", members.index),
+    route("POST", "/v2/images/{image_id}/members", members.create),
+    route("GET", "/v2/images/{image_id}/members/{member_id}", members.show),
+    route("PUT", "/v2/images/{image_id}/members/{member_id}", members.update),
+    route("DELETE", "/v2/images/{image_id}/members/{member_id}", members.delete),
+    route("GET", "/v2/schemas/image", schemas.show_image),
+    route("GET", "/v2/schemas/images", schemas.show_images),
+    route("GET", "/v2/schemas/member", schemas.show_member),
+    route("GET", "/v2/schemas/members", schemas.show_members),
+    route("GET", "/v2/schemas/task", schemas.show_task),
+    route("GET", "/v2/schemas/tasks", schemas.show_tasks),
+    route("GET", "/v2/info/import", info.import_info),
+    route("GET", "/v2/info/stores", info.stores),
+    route("GET", "/v2/info/stores/detail", info.stores_detail),
+    route("GET", "/v2/info/usage", info.usage),
+]
