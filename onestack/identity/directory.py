@@ -1027,3 +1027,176 @@ def names_for(s: Any, entries: list[dict[str, Any]]) -> dict[str, Any]:
     for row in s.scalars(select(m.Project).where(m.Project.id.in_(domain_ids))):
         out[row.id] = row
     return out
+
+
+# ------------------------------------------------------------------ domain-specific configuration
+# Options a domain may override (upstream's whitelist) with the defaults Keystone ships.
+DOMAIN_CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
+    "identity": {"driver": "sql", "list_limit": None},
+    "ldap": {
+        "url": "ldap://localhost", "user": None, "suffix": "cn=example,cn=com", "query_scope": "one",
+        "page_size": 0, "alias_dereferencing": "default", "debug_level": None, "chase_referrals": None,
+        "user_tree_dn": None, "user_filter": None, "user_objectclass": "inetOrgPerson",
+        "user_id_attribute": "cn", "user_name_attribute": "sn", "user_mail_attribute": "mail",
+        "user_description_attribute": "description", "user_pass_attribute": "userPassword",
+        "user_enabled_attribute": "enabled", "user_enabled_invert": False, "user_enabled_mask": 0,
+        "user_enabled_default": "True", "user_attribute_ignore": ["default_project_id"],
+        "user_default_project_id_attribute": None, "user_enabled_emulation": False,
+        "user_enabled_emulation_dn": None, "user_enabled_emulation_use_group_config": False,
+        "user_additional_attribute_mapping": [], "group_tree_dn": None, "group_filter": None,
+        "group_objectclass": "groupOfNames", "group_id_attribute": "cn", "group_name_attribute": "ou",
+        "group_members_are_ids": False, "group_member_attribute": "member",
+        "group_desc_attribute": "description", "group_attribute_ignore": [],
+        "group_additional_attribute_mapping": [], "tls_cacertfile": None, "tls_cacertdir": None,
+        "use_tls": False, "tls_req_cert": "demand", "use_pool": True, "pool_size": 10,
+        "pool_retry_max": 3, "pool_retry_delay": 0.1, "pool_connection_timeout": -1,
+        "pool_connection_lifetime": 600, "use_auth_pool": True, "auth_pool_size": 100,
+        "auth_pool_connection_lifetime": 60,
+    },
+}
+DOMAIN_CONFIG_SENSITIVE = {"identity": set(), "ldap": {"password"}}
+SECURITY_COMPLIANCE_OPTIONS = ("password_regex", "password_regex_description")
+
+
+class InvalidDomainConfig(errors.Forbidden):
+    message = "Invalid domain specific configuration: {reason}"
+
+
+def _check_group_option(group: str, option: str | None = None) -> None:
+    if group not in DOMAIN_CONFIG_DEFAULTS:
+        raise InvalidDomainConfig(reason=f"Group {group} is not supported for domain specific "
+                                         f"configurations.")
+    if option is not None and option not in DOMAIN_CONFIG_DEFAULTS[group] \
+            and option not in DOMAIN_CONFIG_SENSITIVE[group]:
+        raise InvalidDomainConfig(reason=f"Option {option} in group {group} is not supported for "
+                                         f"domain specific configurations.")
+
+
+def _config_not_found(domain_id: str, group: str | None = None, option: str | None = None) -> errors.NotFound:
+    what = (f"option {option} in group {group}" if option else f"group {group}" if group else "any options")
+    return errors.NotFound(f"Could not find Domain Config: {what} (domain {domain_id}).")
+
+
+def _config_rows(s: Any, domain_id: str) -> list[m.DomainConfig]:
+    return list(s.scalars(select(m.DomainConfig).where(m.DomainConfig.domain_id == domain_id)))
+
+
+def _check_config_body(config: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(config, dict) or not config:
+        raise InvalidDomainConfig(reason="the config must be a non-empty object of groups.")
+    for group, opts in config.items():
+        _check_group_option(group)
+        if not isinstance(opts, dict) or not opts:
+            raise InvalidDomainConfig(reason=f"group {group} must be a non-empty object of options.")
+        for option, value in opts.items():
+            _check_group_option(group, option)
+            if value is None:
+                raise InvalidDomainConfig(reason=f"option {option} in group {group} has no value.")
+    return config
+
+
+def get_domain_config(s: Any, domain_id: str, group: str | None = None,
+                      option: str | None = None) -> dict[str, Any]:
+    get_domain(s, domain_id)
+    if group is not None:
+        _check_group_option(group, option)
+    out: dict[str, dict[str, Any]] = {}
+    for row in _config_rows(s, domain_id):
+        if not row.sensitive:
+            out.setdefault(row.group, {})[row.option] = row.value
+    if group is None:
+        if not out:
+            raise _config_not_found(domain_id)
+        return out
+    if group not in out:
+        raise _config_not_found(domain_id, group)
+    if option is None:
+        return {group: out[group]}
+    if option not in out[group]:
+        raise _config_not_found(domain_id, group, option)
+    return {option: out[group][option]}
+
+
+def create_domain_config(s: Any, domain_id: str, config: Any) -> tuple[dict[str, Any], bool]:
+    """Replace the domain's configuration; (config, created)."""
+    get_domain(s, domain_id)
+    config = _check_config_body(config)
+    existed = bool(_config_rows(s, domain_id))
+    s.execute(delete(m.DomainConfig).where(m.DomainConfig.domain_id == domain_id))
+    for group, opts in config.items():
+        for option, value in opts.items():
+            s.add(m.DomainConfig(domain_id=domain_id, group=group, option=option, value=value,
+                                 sensitive=option in DOMAIN_CONFIG_SENSITIVE[group]))
+    s.flush()
+    return get_domain_config(s, domain_id), not existed
+
+
+def update_domain_config(s: Any, domain_id: str, config: Any, group: str | None = None,
+                         option: str | None = None) -> dict[str, Any]:
+    get_domain(s, domain_id)
+    current = {(r.group, r.option): r for r in _config_rows(s, domain_id)}
+    if option is not None:
+        assert group is not None
+        _check_group_option(group, option)
+        if not isinstance(config, dict) or set(config) != {option}:
+            raise InvalidDomainConfig(reason=f"the body must contain just option {option}.")
+        config = {group: config}
+    elif group is not None:
+        _check_group_option(group)
+        if not isinstance(config, dict) or set(config) != {group}:
+            raise InvalidDomainConfig(reason=f"the body must contain just group {group}.")
+    config = _check_config_body(config)
+    if group is not None and not any(g == group for g, _ in current):
+        raise _config_not_found(domain_id, group)
+    if option is not None and (group, option) not in current:
+        raise _config_not_found(domain_id, group, option)
+    for grp, opts in config.items():
+        for opt, value in opts.items():
+            row = current.get((grp, opt))
+            if row is None:
+                s.add(m.DomainConfig(domain_id=domain_id, group=grp, option=opt, value=value,
+                                     sensitive=opt in DOMAIN_CONFIG_SENSITIVE[grp]))
+            else:
+                row.value = value
+    s.flush()
+    return get_domain_config(s, domain_id)
+
+
+def delete_domain_config(s: Any, domain_id: str, group: str | None = None, option: str | None = None) -> None:
+    get_domain(s, domain_id)
+    rows = _config_rows(s, domain_id)
+    if group is not None:
+        _check_group_option(group, option)
+        rows = [r for r in rows if r.group == group and (option is None or r.option == option)]
+    if not rows:
+        raise _config_not_found(domain_id, group, option)
+    for r in rows:
+        s.delete(r)
+    s.flush()
+
+
+def domain_config_default(group: str | None = None, option: str | None = None) -> dict[str, Any]:
+    if group is None:
+        return {g: dict(opts) for g, opts in DOMAIN_CONFIG_DEFAULTS.items()}
+    if group not in DOMAIN_CONFIG_DEFAULTS:
+        raise InvalidDomainConfig(reason=f"Group {group} is not supported for domain specific "
+                                         f"configurations.")
+    if option is None:
+        return {group: dict(DOMAIN_CONFIG_DEFAULTS[group])}
+    if option not in DOMAIN_CONFIG_DEFAULTS[group]:
+        raise InvalidDomainConfig(reason=f"Reading the default for option {option} in group {group} is "
+                                         f"not supported.")
+    return {option: DOMAIN_CONFIG_DEFAULTS[group][option]}
+
+
+def security_compliance_config(s: Any, domain_id: str, option: str | None = None) -> dict[str, Any]:
+    get_domain(s, domain_id)
+    c = conf()
+    values = {"password_regex": c.password_regex or None,
+              "password_regex_description": c.password_regex_description or None}
+    if option is None:
+        return {"security_compliance": values}
+    if option not in values:
+        raise InvalidDomainConfig(reason=f"Reading option {option} of group security_compliance is not "
+                                         f"supported.")
+    return {option: values[option]}

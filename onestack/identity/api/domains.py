@@ -1,7 +1,7 @@
 """/v3/domains: create, list, show, update (PATCH), delete."""
 from __future__ import annotations
 
-from onestack import db
+from onestack import db, errors
 from onestack.api.routing import Reply, Req
 from onestack.identity import directory, views
 from onestack.identity.api.directory_common import DOMAIN, bool_query, member_body, target
@@ -55,3 +55,50 @@ def delete_domain(req: Req) -> None:
         req.ctx.can("identity:delete_domain", target(req, domain={"id": d.id, "name": d.name}))
     with db.write() as s:
         directory.delete_domain(s, req.params["domain_id"])
+
+
+# ------------------------------------------------------------------ domain-specific configuration
+def _config_body(req: Req) -> object:
+    body = req.json()
+    if not isinstance(body, dict) or set(body) != {"config"}:
+        raise errors.ValidationError("The body must be {\"config\": {...}}.")
+    return body["config"]
+
+
+def get_config(req: Req) -> dict:
+    group, option = req.params.get("group"), req.params.get("option")
+    if group == "security_compliance":
+        req.ctx.can("identity:get_security_compliance_domain_config", target(req))
+        with db.read() as s:
+            return {"config": directory.security_compliance_config(s, req.params["domain_id"], option)}
+    req.ctx.can("identity:get_domain_config", target(req))
+    with db.read() as s:
+        return {"config": directory.get_domain_config(s, req.params["domain_id"], group, option)}
+
+
+def create_config(req: Req) -> Reply:
+    config = _config_body(req)
+    req.ctx.can("identity:create_domain_config", target(req))
+    with db.write() as s:
+        out, created = directory.create_domain_config(s, req.params["domain_id"], config)
+    return Reply(201 if created else 200, {"config": out})
+
+
+def update_config(req: Req) -> dict:
+    config = _config_body(req)
+    req.ctx.can("identity:update_domain_config", target(req))
+    with db.write() as s:
+        return {"config": directory.update_domain_config(s, req.params["domain_id"], config,
+                                                         req.params.get("group"), req.params.get("option"))}
+
+
+def delete_config(req: Req) -> None:
+    req.ctx.can("identity:delete_domain_config", target(req))
+    with db.write() as s:
+        directory.delete_domain_config(s, req.params["domain_id"], req.params.get("group"),
+                                       req.params.get("option"))
+
+
+def default_config(req: Req) -> dict:
+    req.ctx.can("identity:get_domain_config_default", target(req))
+    return {"config": directory.domain_config_default(req.params.get("group"), req.params.get("option"))}

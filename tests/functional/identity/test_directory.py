@@ -484,3 +484,30 @@ def test_domain_roles_imply_and_stay_out_of_effective_lists(cloud, adm):
                       user_domain=dom["id"])
     body = cloud.request("GET", "/v3/auth/tokens", token=tok, headers={"X-Subject-Token": tok}).json()
     assert [r["id"] for r in body["token"]["roles"]] == [g["id"]]
+
+
+def test_domain_specific_configuration(cloud, adm):
+    dom = adm.domain()
+    base = f"/v3/domains/{dom['id']}/config"
+    adm.call("GET", base, expect=(404,))
+    cfg = {"identity": {"driver": "ldap"}, "ldap": {"url": "ldap://x:389/", "password": "s3cret"}}
+    r = cloud.request("PUT", base, token=adm.token, body={"config": cfg})
+    assert r.status == 201, r
+    assert r.json()["config"] == {"identity": {"driver": "ldap"}, "ldap": {"url": "ldap://x:389/"}}
+    assert adm.call("GET", f"{base}/ldap/url")["config"] == {"url": "ldap://x:389/"}
+    adm.call("GET", f"{base}/ldap/password", expect=(404,))          # sensitive: never shown
+    got = adm.call("PATCH", f"{base}/identity/driver", {"config": {"driver": "sql"}})["config"]
+    assert got["identity"] == {"driver": "sql"} and "ldap" in got
+    adm.call("PATCH", f"{base}/identity", {"config": {"ldap": {"url": "x"}}}, expect=(403,))
+    adm.call("PUT", base, {"config": {"nope": {"a": 1}}}, expect=(403,))
+    adm.call("PUT", base, {"config": {"ldap": {"not_an_option": 1}}}, expect=(403,))
+    adm.call("DELETE", f"{base}/identity")
+    adm.call("GET", f"{base}/identity", expect=(404,))
+    assert cloud.request("PUT", base, token=adm.token, body={"config": cfg}).status == 200
+    defaults = adm.call("GET", "/v3/domains/config/default")["config"]
+    assert defaults["identity"]["driver"] == "sql" and "url" in defaults["ldap"]
+    assert adm.call("GET", "/v3/domains/config/ldap/url/default")["config"] == {"url": "ldap://localhost"}
+    sc = adm.call("GET", f"{base}/security_compliance")["config"]
+    assert set(sc["security_compliance"]) == {"password_regex", "password_regex_description"}
+    adm.call("DELETE", base)
+    adm.call("GET", base, expect=(404,))
