@@ -1,3 +1,35 @@
 """Routes for regions/services/endpoints, application credentials, access rules,
-credentials, trusts, limits and registered limits."""
-ROUTES: list = []
+credentials (and OS-EC2), trusts, limits and registered limits."""
+from onestack.api.routing import route
+from onestack.identity.api import app_creds as ac
+from onestack.identity.api import catalog as cat
+
+_AC = "/v3/users/{user_id}/application_credentials"
+_AR = "/v3/users/{user_id}/access_rules"
+
+ROUTES = [
+    route("GET", "/v3/regions", cat.list_regions),
+    route("POST", "/v3/regions", cat.create_region),
+    route("GET", "/v3/regions/{region_id}", cat.show_region),
+    route("PUT", "/v3/regions/{region_id}", cat.put_region),
+    route("PATCH", "/v3/regions/{region_id}", cat.update_region),
+    route("DELETE", "/v3/regions/{region_id}", cat.delete_region),
+    route("GET", "/v3/services", cat.list_services),
+    route("POST", "/v3/services", cat.create_service),
+    route("GET", "/v3/services/{service_id}", cat.show_service),
+    route("PATCH", "/v3/services/{service_id}", cat.update_service),
+    route("DELETE", "/v3/services/{service_id}", cat.delete_service),
+    route("GET", "/v3/endpoints", cat.list_endpoints),
+    route("POST", "/v3/endpoints", cat.create_endpoint),
+    route("GET", "/v3/endpoints/{endpoint_id}", cat.show_endpoint),
+    route("PATCH", "/v3/endpoints/{endpoint_id}", cat.update_endpoint),
+    route("DELETE", "/v3/endpoints/{endpoint_id}", cat.delete_endpoint),
+
+    route("GET", _AC, ac.list_),
+    route("POST", _AC, ac.create),
+    route("GET", _AC + "/{application_credential_id}", ac.show),
+    route("DELETE", _AC + "/{application_credential_id}", ac.delete),
+    route("GET", _AR, ac.list_rules),
+    route("GET", _AR + "/{access_rule_id}", ac.show_rule),
+    route("DELETE", _AR + "/{access_rule_id}", ac.delete_rule),
+]
