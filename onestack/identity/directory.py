@@ -592,13 +592,13 @@ def delete_user(s: Any, user_id: str) -> None:
 
 def projects_for_user(s: Any, user_id: str) -> list[m.Project]:
     """Projects on which the user has any role (direct, group or inherited)."""
-    from onestack.identity.service import direct_role_ids
     get_user(s, user_id)
-    out = []
-    for p in s.scalars(select(m.Project).where(m.Project.is_domain.is_(False)).order_by(m.Project.name)):
-        if direct_role_ids(s, user_id, project=p):
-            out.append(p)
-    return out
+    ids = {e["target_id"] for e in list_role_assignments(s, user_id=user_id, effective=True)
+           if e["target"] == "project"}
+    if not ids:
+        return []
+    return list(s.scalars(select(m.Project).where(m.Project.id.in_(ids), m.Project.is_domain.is_(False))
+                          .order_by(m.Project.name)))
 
 
 def groups_for_user(s: Any, user_id: str) -> list[m.Group]:
@@ -913,7 +913,24 @@ def list_role_assignments(s: Any, *, user_id: str | None = None, group_id: str |
     """Assignments as plain dicts: {type: user|group, actor, target: project|domain|system,
     target_id, role, inherited, indirect: {...}, assignment: (the stored row's key)}."""
     A = m.Assignment
-    rows = list(s.scalars(select(A)))
+    stmt = select(A)
+    # Narrow the rows read where the filters allow it (the rest is filtered below).
+    if user_id:
+        actors = [user_id] + (list(s.scalars(select(m.Membership.group_id)
+                                             .where(m.Membership.user_id == user_id))) if effective else [])
+        stmt = stmt.where(A.actor_id.in_(actors))
+    elif group_id:
+        stmt = stmt.where(A.actor_id == group_id)
+    if not effective:
+        if role_id:
+            stmt = stmt.where(A.role_id == role_id)
+        if project_id and not include_subtree:
+            stmt = stmt.where(A.target_id == project_id)
+        elif domain_id:
+            stmt = stmt.where(A.target_id == domain_id)
+        elif system:
+            stmt = stmt.where(A.target_id == "system")
+    rows = list(s.scalars(stmt))
     entries: list[dict[str, Any]] = []
     for a in rows:
         actor = "user" if a.type.startswith("User") else "group"
