@@ -130,5 +130,11 @@ def make_project_user(cloud: RunningCloud, role: str = "member", admin: Admin | 
     return ProjectUser(project["id"], project["name"], user["id"], user["name"], password, token, cloud)
 
 
+def project_user_conn(cloud: RunningCloud, role: str = "member") -> tuple[str, str, str, Any]:
+    """(project_id, user_id, password, openstacksdk connection) of a fresh project user."""
+    pu = make_project_user(cloud, role)
+    return pu.project_id, pu.user_id, pu.password, pu.conn
+
+
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj).encode()

@@ -511,3 +511,15 @@ def test_domain_specific_configuration(cloud, adm):
     assert set(sc["security_compliance"]) == {"password_regex", "password_regex_description"}
     adm.call("DELETE", base)
     adm.call("GET", base, expect=(404,))
+
+
+def test_factory_project_user_connection(cloud):
+    from tests.factories.identity import project_user_conn
+    project_id, user_id, password, conn = project_user_conn(cloud, "reader")
+    assert conn.current_project_id == project_id and conn.current_user_id == user_id
+    assert password
+    # a reader sees its own project, and may not create one
+    assert conn.identity.get_project(project_id).id == project_id
+    import openstack
+    with pytest.raises(openstack.exceptions.ForbiddenException):
+        conn.identity.create_project(name=uniq())
