@@ -66,3 +66,18 @@ def service_token() -> tuple[str, dict[str, Any]]:
     return service.authenticate({"identity": {"methods": ["password"], "password": {"user": {
         "name": "onestack", "domain": {"id": "default"}, "password": service_user_password()}}},
         "scope": {"project": {"name": "service", "domain": {"id": "default"}}}})[0], {}
+
+
+def ec2_credential(access_key: str) -> dict[str, Any] | None:
+    """{"access", "secret", "user_id", "project_id"} of an EC2/S3 access key, or None
+    (object storage verifies S3 signatures with it)."""
+    from onestack.identity import credentials
+    if not isinstance(access_key, str) or not access_key:
+        return None
+    with db.read() as s:
+        c = credentials.by_access(s, access_key)
+        if c is None:
+            return None
+        info = credentials.ec2_view(c)
+        return {"access": info["access"], "secret": info["secret"], "user_id": c.user_id,
+                "project_id": c.project_id}

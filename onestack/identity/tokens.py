@@ -29,7 +29,7 @@ from onestack.db.base import utcnow
 from onestack.identity import models
 
 METHODS = {"password": 1, "token": 2, "application_credential": 4, "totp": 8,
-           "external": 16, "mapped": 32}
+           "external": 16, "mapped": 32, "ec2credential": 64}
 REVISION_TTL = 1.0
 
 _repo = None  # fernet.KeyRepository, set by identity start-up
@@ -145,6 +145,33 @@ class _Revision:
 revision = _Revision()
 
 
+class _KeyGeneration:
+    """The key repository's generation, looked at no more than once per REVISION_TTL, so a
+    rotation (``onestack keys rotate``, maybe by another process) also retires cached
+    validations: a token whose key was pruned stops validating within a second."""
+
+    def __init__(self) -> None:
+        self.value: float | None = None
+        self.checked = 0.0
+
+    def current(self) -> float | None:
+        now = time.monotonic()
+        if now - self.checked < REVISION_TTL:
+            return self.value
+        repo = _repo
+        try:
+            value = repo.generation() if repo is not None else None
+        except OSError:
+            value = None
+        if value != self.value and self.value is not None:
+            _cache.clear()
+        self.value, self.checked = value, now
+        return value
+
+
+keys_generation = _KeyGeneration()
+
+
 # ------------------------------------------------------------------ cache
 class _TokenCache:
     def __init__(self, size: int = 10000):
@@ -158,6 +185,9 @@ class _TokenCache:
             return None
         rev, data = hit
         if rev != revision.current() or data.payload.expires_at <= time.time():
+            return None
+        keys_generation.current()   # a rotation clears the cache (checked once a second)
+        if token not in self._d:
             return None
         return data
 

@@ -3,9 +3,12 @@ credentials (and OS-EC2), trusts, limits and registered limits."""
 from onestack.api.routing import route
 from onestack.identity.api import app_creds as ac
 from onestack.identity.api import catalog as cat
+from onestack.identity.api import credentials as cr
+from onestack.identity.api import ec2
 
 _AC = "/v3/users/{user_id}/application_credentials"
 _AR = "/v3/users/{user_id}/access_rules"
+_EC2 = "/v3/users/{user_id}/credentials/OS-EC2"
 
 ROUTES = [
     route("GET", "/v3/regions", cat.list_regions),
@@ -32,4 +35,15 @@ ROUTES = [
     route("GET", _AR, ac.list_rules),
     route("GET", _AR + "/{access_rule_id}", ac.show_rule),
     route("DELETE", _AR + "/{access_rule_id}", ac.delete_rule),
+
+    route("GET", "/v3/credentials", cr.list_),
+    route("POST", "/v3/credentials", cr.create),
+    route("GET", "/v3/credentials/{credential_id}", cr.show),
+    route("PATCH", "/v3/credentials/{credential_id}", cr.update),
+    route("DELETE", "/v3/credentials/{credential_id}", cr.delete),
+    route("GET", _EC2, ec2.list_),
+    route("POST", _EC2, ec2.create),
+    route("GET", _EC2 + "/{credential_id}", ec2.show),
+    route("DELETE", _EC2 + "/{credential_id}", ec2.delete),
+    route("POST", "/v3/ec2tokens", ec2.ec2tokens, auth=False),
 ]
