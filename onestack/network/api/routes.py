@@ -1,0 +1,16 @@
+"""Neutron's route table (explicit). Paths are relative to the /networking mount."""
+from onestack.api.routing import route
+from onestack.network.api import common, core, l3, meta
+
+APIS = [core.NETWORKS, core.SUBNETS, core.PORTS, core.SECURITY_GROUPS, core.RULES]
+
+ROUTES = [
+    route("GET", "/", meta.root, auth=False),
+    route("GET", "/v2.0", meta.v2),
+    route("GET", "/v2.0/extensions", meta.list_extensions),
+    route("GET", "/v2.0/extensions/{alias}", meta.show_extension),
+    route("GET", "/v2.0/availability_zones", meta.list_azs),
+]
+for _api in APIS:
+    ROUTES += common.crud_routes(_api)
+ROUTES += l3.ROUTES
