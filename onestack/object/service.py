@@ -499,7 +499,8 @@ def delete_object(account: str, container: str, name: str, *, versioning: bool =
 
 
 def copy_object(src: ObjectInfo, account: str, container: str, name: str,
-                headers: dict[str, str], delete_at: int | None = None) -> ObjectInfo:
+                headers: dict[str, str], delete_at: int | None = None,
+                archive: bool = True) -> ObjectInfo:
     """Server-side copy of a plain object's bytes (a hard link) with ``headers`` as metadata."""
     b = backend()
     cinfo = _check_container(account, container)
@@ -516,7 +517,7 @@ def copy_object(src: ObjectInfo, account: str, container: str, name: str,
     row = {"name": name, "ts": ts, "meta_ts": meta_ts, "size": size,
            "content_type": headers.get("content-type", "application/octet-stream"),
            "etag": etag, "last_modified": iso_date(ts), "delete_at": delete_at}
-    _publish(account, container, name, row)
+    _publish(account, container, name, row, archive=archive)
     return ObjectInfo(account, container, name, row, headers)
 
 
@@ -578,7 +579,7 @@ def _versioned_delete(account: str, container: str, name: str,
         except errors.NotFound:
             continue
         try:
-            copy_object(prev, account, container, name, prev.headers)
+            copy_object(prev, account, container, name, prev.headers, archive=False)
         finally:
             prev.close()
         try:
@@ -626,7 +627,8 @@ def run_expirer() -> int:
 
 # ---------------------------------------------------------------- reads
 
-def iter_object(info: ObjectInfo, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+def iter_object(info: ObjectInfo, start: int = 0, end: int | None = None,
+                close: bool = True) -> Iterator[bytes]:
     """Bytes of a plain object: the whole object is checksum-verified, a range is not."""
     h = info.handle
     assert h is not None
@@ -637,7 +639,8 @@ def iter_object(info: ObjectInfo, start: int = 0, end: int | None = None) -> Ite
         else:
             yield from h.read_range(start, end)
     finally:
-        h.close()
+        if close:
+            h.close()
 
 
 def read_small(info: ObjectInfo) -> bytes:

@@ -462,7 +462,7 @@ def _plain(req: Any, info: service.ObjectInfo, headers: dict[str, str]) -> Respo
     if ranges is None and length <= service.limits().verify_in_memory_limit:
         data = service.read_small(info)
         return middleware.with_cors(req, None, reply(req, 200, data, headers, headers["Content-Type"]))
-    return _ranged(req, headers, length, lambda a, b: service.iter_object(info, a, b),
+    return _ranged(req, headers, length, lambda a, b: service.iter_object(info, a, b, close=False),
                    ranges=ranges, close=info.close)
 
 
@@ -479,19 +479,25 @@ def _ranged(req: Any, headers: dict[str, str], total: int, source: Any,
         return Response(b"", status_code=200, headers=h)
     if not ranges:
         h["Content-Length"] = str(total)
-        return StreamingResponse(source(0, total), status_code=200, headers=h)
-    if close:
-        close()
+        return StreamingResponse(_closing(source(0, total), close), status_code=200, headers=h)
     if len(ranges) == 1:
         a, b = ranges[0]
         h["Content-Range"] = f"bytes {a}-{b - 1}/{total}"
         h["Content-Length"] = str(b - a)
-        return StreamingResponse(source(a, b), status_code=206, headers=h)
+        return StreamingResponse(_closing(source(a, b), close), status_code=206, headers=h)
     ctype = h.get("Content-Type", "application/octet-stream")
     body, mp_type, length = large.multipart_body(ranges, total, ctype, source)
     h["Content-Type"] = mp_type
     h["Content-Length"] = str(length)
-    return StreamingResponse(body, status_code=206, headers=h)
+    return StreamingResponse(_closing(body, close), status_code=206, headers=h)
+
+
+def _closing(it: Iterator[bytes], close: Any) -> Iterator[bytes]:
+    try:
+        yield from it
+    finally:
+        if close:
+            close()
 
 
 async def _body(req: Any) -> AsyncIterator[bytes]:
