@@ -81,3 +81,12 @@ def ec2_credential(access_key: str) -> dict[str, Any] | None:
         info = credentials.ec2_view(c)
         return {"access": info["access"], "secret": info["secret"], "user_id": c.user_id,
                 "project_id": c.project_id}
+
+
+def limit_for(project_id: str, service_type: str, resource_name: str,
+              region_id: str | None = None) -> int | None:
+    """The unified limit of ``resource_name`` for a project (its own limit, else the
+    registered default), or None when none is set (-1 = unlimited)."""
+    from onestack.identity import limits
+    with db.read() as s:
+        return limits.limit_for(s, project_id, service_type, resource_name, region_id)

@@ -5,6 +5,7 @@ from onestack.identity.api import app_creds as ac
 from onestack.identity.api import catalog as cat
 from onestack.identity.api import credentials as cr
 from onestack.identity.api import ec2
+from onestack.identity.api import limits as lim
 
 _AC = "/v3/users/{user_id}/application_credentials"
 _AR = "/v3/users/{user_id}/access_rules"
@@ -46,4 +47,16 @@ ROUTES = [
     route("GET", _EC2 + "/{credential_id}", ec2.show),
     route("DELETE", _EC2 + "/{credential_id}", ec2.delete),
     route("POST", "/v3/ec2tokens", ec2.ec2tokens, auth=False),
+
+    route("GET", "/v3/registered_limits", lim.list_registered),
+    route("POST", "/v3/registered_limits", lim.create_registered),
+    route("GET", "/v3/registered_limits/{registered_limit_id}", lim.show_registered),
+    route("PATCH", "/v3/registered_limits/{registered_limit_id}", lim.update_registered),
+    route("DELETE", "/v3/registered_limits/{registered_limit_id}", lim.delete_registered),
+    route("GET", "/v3/limits/model", lim.model),
+    route("GET", "/v3/limits", lim.list_limits),
+    route("POST", "/v3/limits", lim.create_limits),
+    route("GET", "/v3/limits/{limit_id}", lim.show_limit),
+    route("PATCH", "/v3/limits/{limit_id}", lim.update_limit),
+    route("DELETE", "/v3/limits/{limit_id}", lim.delete_limit),
 ]

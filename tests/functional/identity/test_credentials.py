@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy
 
 from tests.factories.identity import Admin, make_project_user
 
@@ -27,10 +27,13 @@ def test_crud_encrypted_at_rest_and_owner_only(cloud, adm, member):
     assert r.status == 201, r
     cred = r.json()["credential"]
     assert cred["blob"] == "top-secret-blob" and cred["user_id"] == member.user_id
-    con = sqlite3.connect(cloud.state_dir / "onestack.db")   # not stored in clear text
-    stored = con.execute("select encrypted_blob from identity_credentials where id=?", (cred["id"],)).fetchone()
-    con.close()
-    assert stored and "top-secret-blob" not in stored[0]
+    url = cloud.env.get("ONESTACK_DATABASE_URL") or f"sqlite:///{cloud.state_dir / 'onestack.db'}"
+    eng = sqlalchemy.create_engine(url)   # the blob is not stored in clear text
+    with eng.connect() as con:
+        stored = con.execute(sqlalchemy.text("select encrypted_blob from identity_credentials where id=:i"),
+                             {"i": cred["id"]}).scalar()
+    eng.dispose()
+    assert stored and "top-secret-blob" not in stored
     # the owner sees it, the admin sees it, another user does not
     other = make_project_user(cloud, "member", adm)
     assert cloud.request("GET", f"/v3/credentials/{cred['id']}", token=member.token).status == 200
