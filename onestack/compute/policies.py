@@ -1,0 +1,97 @@
+"""Nova policy defaults (2023+ upstream: project-scoped personas, admin overrides)."""
+from onestack.policy import Rule
+
+ADMIN = "role:admin"
+PM = "(role:member and project_id:%(project_id)s) or role:admin"
+PR = "(role:reader and project_id:%(project_id)s) or role:admin"
+ANY = "@"
+OWNER_USER = "role:admin or user_id:%(user_id)s"
+SERVICE = "role:admin or role:service"
+
+_P = ("project",)
+_RULES = {
+    # servers
+    "os_compute_api:servers:index": PR, "os_compute_api:servers:detail": PR,
+    "os_compute_api:servers:index:get_all_tenants": ADMIN, "os_compute_api:servers:detail:get_all_tenants": ADMIN,
+    "os_compute_api:servers:allow_all_filters": ADMIN, "os_compute_api:servers:show": PR,
+    "os_compute_api:servers:show:flavor-extra-specs": PR, "os_compute_api:servers:show:host_status": ADMIN,
+    "os_compute_api:servers:show:host_status:unknown-only": ADMIN,
+    "os_compute_api:servers:create": PM, "os_compute_api:servers:create:forced_host": ADMIN,
+    "compute:servers:create:requested_destination": ADMIN,
+    "os_compute_api:servers:create:attach_volume": PM, "os_compute_api:servers:create:attach_network": PM,
+    "os_compute_api:servers:create:trusted_certs": PM, "os_compute_api:servers:create:zero_disk_flavor": ADMIN,
+    "os_compute_api:servers:delete": PM, "os_compute_api:servers:update": PM,
+    "os_compute_api:servers:confirm_resize": PM, "os_compute_api:servers:revert_resize": PM,
+    "os_compute_api:servers:reboot": PM, "os_compute_api:servers:resize": PM,
+    "os_compute_api:servers:rebuild": PM, "os_compute_api:servers:rebuild:trusted_certs": PM,
+    "os_compute_api:servers:create_image": PM, "os_compute_api:servers:create_image:allow_volume_backed": PM,
+    "os_compute_api:servers:start": PM, "os_compute_api:servers:stop": PM,
+    "os_compute_api:servers:trigger_crash_dump": PM, "os_compute_api:servers:migrations:show": ADMIN,
+    "os_compute_api:servers:migrations:index": ADMIN, "os_compute_api:servers:migrations:force_complete": ADMIN,
+    "os_compute_api:servers:migrations:delete": ADMIN,
+    "os_compute_api:os-admin-actions:reset_state": ADMIN, "os_compute_api:os-admin-actions:inject_network_info": ADMIN,
+    "os_compute_api:os-admin-password": PM, "os_compute_api:os-console-output": PM,
+    "os_compute_api:os-remote-consoles": PM, "os_compute_api:os-create-backup": PM,
+    "os_compute_api:os-deferred-delete:restore": PM, "os_compute_api:os-deferred-delete:force": PM,
+    "os_compute_api:os-evacuate": ADMIN, "os_compute_api:os-lock-server:lock": PM,
+    "os_compute_api:os-lock-server:unlock": PM, "os_compute_api:os-lock-server:unlock:unlock_override": ADMIN,
+    "os_compute_api:os-migrate-server:migrate": ADMIN, "os_compute_api:os-migrate-server:migrate:host": ADMIN,
+    "os_compute_api:os-migrate-server:migrate_live": ADMIN,
+    "os_compute_api:os-pause-server:pause": PM, "os_compute_api:os-pause-server:unpause": PM,
+    "os_compute_api:os-rescue": PM, "os_compute_api:os-unrescue": PM,
+    "os_compute_api:os-shelve:shelve": PM, "os_compute_api:os-shelve:shelve_offload": ADMIN,
+    "os_compute_api:os-shelve:unshelve": PM, "os_compute_api:os-shelve:unshelve_to_host": ADMIN,
+    "os_compute_api:os-suspend-server:suspend": PM, "os_compute_api:os-suspend-server:resume": PM,
+    "os_compute_api:server-metadata:index": PR, "os_compute_api:server-metadata:show": PR,
+    "os_compute_api:server-metadata:create": PM, "os_compute_api:server-metadata:update_all": PM,
+    "os_compute_api:server-metadata:update": PM, "os_compute_api:server-metadata:delete": PM,
+    "os_compute_api:os-server-tags:index": PR, "os_compute_api:os-server-tags:show": PR,
+    "os_compute_api:os-server-tags:update": PM, "os_compute_api:os-server-tags:update_all": PM,
+    "os_compute_api:os-server-tags:delete": PM, "os_compute_api:os-server-tags:delete_all": PM,
+    "os_compute_api:os-instance-actions:list": PR, "os_compute_api:os-instance-actions:show": PR,
+    "os_compute_api:os-instance-actions:events": ADMIN, "os_compute_api:os-instance-actions:events:details": ADMIN,
+    "os_compute_api:os-attach-interfaces:list": PR, "os_compute_api:os-attach-interfaces:show": PR,
+    "os_compute_api:os-attach-interfaces:create": PM, "os_compute_api:os-attach-interfaces:delete": PM,
+    "os_compute_api:os-volumes-attachments:index": PR, "os_compute_api:os-volumes-attachments:show": PR,
+    "os_compute_api:os-volumes-attachments:create": PM, "os_compute_api:os-volumes-attachments:update": PM,
+    "os_compute_api:os-volumes-attachments:swap": ADMIN, "os_compute_api:os-volumes-attachments:delete": PM,
+    "os_compute_api:os-server-diagnostics": ADMIN, "os_compute_api:os-server-topology:index": PR,
+    "os_compute_api:os-server-topology:host:index": ADMIN, "os_compute_api:server-ips:index": PR,
+    "os_compute_api:server-ips:show": PR, "os_compute_api:os-server-password:show": PR,
+    "os_compute_api:os-server-password:clear": PM,
+    "os_compute_api:os-server-external-events:create": SERVICE,
+    # flavors
+    "os_compute_api:os-flavor-manage:create": ADMIN, "os_compute_api:os-flavor-manage:update": ADMIN,
+    "os_compute_api:os-flavor-manage:delete": ADMIN, "os_compute_api:os-flavor-extra-specs:index": PR,
+    "os_compute_api:os-flavor-extra-specs:show": PR, "os_compute_api:os-flavor-extra-specs:create": ADMIN,
+    "os_compute_api:os-flavor-extra-specs:update": ADMIN, "os_compute_api:os-flavor-extra-specs:delete": ADMIN,
+    "os_compute_api:os-flavor-access": ADMIN, "os_compute_api:os-flavor-access:add_tenant_access": ADMIN,
+    "os_compute_api:os-flavor-access:remove_tenant_access": ADMIN,
+    # keypairs
+    "os_compute_api:os-keypairs:index": OWNER_USER, "os_compute_api:os-keypairs:create": OWNER_USER,
+    "os_compute_api:os-keypairs:show": OWNER_USER, "os_compute_api:os-keypairs:delete": OWNER_USER,
+    # limits, quotas, AZ, services, hosts
+    "os_compute_api:limits:other_project": ADMIN,
+    "os_compute_api:os-quota-sets:show": PR, "os_compute_api:os-quota-sets:update": ADMIN,
+    "os_compute_api:os-quota-sets:defaults": ANY, "os_compute_api:os-quota-sets:delete": ADMIN,
+    "os_compute_api:os-quota-sets:detail": PR, "os_compute_api:os-quota-class-sets:show": ADMIN,
+    "os_compute_api:os-quota-class-sets:update": ADMIN,
+    "os_compute_api:os-availability-zone:list": ANY, "os_compute_api:os-availability-zone:detail": ADMIN,
+    "os_compute_api:os-services:list": ADMIN, "os_compute_api:os-services:update": ADMIN,
+    "os_compute_api:os-services:delete": ADMIN,
+    "os_compute_api:os-hypervisors:list": ADMIN, "os_compute_api:os-hypervisors:list-detail": ADMIN,
+    "os_compute_api:os-hypervisors:show": ADMIN, "os_compute_api:os-hypervisors:statistics": ADMIN,
+    "os_compute_api:os-hypervisors:uptime": ADMIN, "os_compute_api:os-hypervisors:search": ADMIN,
+    "os_compute_api:os-hypervisors:servers": ADMIN,
+    "os_compute_api:os-aggregates:index": ADMIN, "os_compute_api:os-aggregates:create": ADMIN,
+    "os_compute_api:os-aggregates:show": ADMIN, "os_compute_api:os-aggregates:update": ADMIN,
+    "os_compute_api:os-aggregates:delete": ADMIN, "os_compute_api:os-aggregates:add_host": ADMIN,
+    "os_compute_api:os-aggregates:remove_host": ADMIN, "os_compute_api:os-aggregates:set_metadata": ADMIN,
+    "os_compute_api:os-aggregates:images": ADMIN,
+    "os_compute_api:os-server-groups:index": PR, "os_compute_api:os-server-groups:index:all_projects": ADMIN,
+    "os_compute_api:os-server-groups:show": PR, "os_compute_api:os-server-groups:create": PM,
+    "os_compute_api:os-server-groups:delete": PM,
+    "os_compute_api:os-simple-tenant-usage:list": ADMIN, "os_compute_api:os-simple-tenant-usage:show": PR,
+    "os_compute_api:os-migrations:index": ADMIN, "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
+}
+RULES = [Rule(name, check, scope_types=_P) for name, check in _RULES.items()]

@@ -1,0 +1,58 @@
+"""Weighers: raw value per host, normalised to [0, 1] across the candidates, times the
+configured multiplier, summed. Highest total wins."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def ram(h: dict[str, Any], spec: dict[str, Any]) -> float:
+    return h["free_ram_mb"]
+
+
+def cpu(h: dict[str, Any], spec: dict[str, Any]) -> float:
+    return h["free_vcpus"]
+
+
+def disk(h: dict[str, Any], spec: dict[str, Any]) -> float:
+    return h["free_disk_gb"]
+
+
+def build_failure(h: dict[str, Any], spec: dict[str, Any]) -> float:
+    return -h.get("failed_builds", 0)
+
+
+def soft_affinity(h: dict[str, Any], spec: dict[str, Any]) -> float:
+    g = spec.get("group")
+    if not g or g["policy"] != "soft-affinity":
+        return 0.0
+    return g["hosts"].get(h["host"], 0)
+
+
+def soft_anti_affinity(h: dict[str, Any], spec: dict[str, Any]) -> float:
+    g = spec.get("group")
+    if not g or g["policy"] != "soft-anti-affinity":
+        return 0.0
+    return -g["hosts"].get(h["host"], 0)
+
+
+WEIGHERS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], float]]] = [
+    ("ram_weight_multiplier", ram), ("cpu_weight_multiplier", cpu), ("disk_weight_multiplier", disk),
+    ("build_failure_weight_multiplier", build_failure),
+    ("soft_affinity_weight_multiplier", soft_affinity),
+    ("soft_anti_affinity_weight_multiplier", soft_anti_affinity),
+]
+
+
+def order(hosts: list[dict[str, Any]], spec: dict[str, Any], multipliers: dict[str, float]) -> list[dict[str, Any]]:
+    totals = [0.0] * len(hosts)
+    for name, fn in WEIGHERS:
+        mult = multipliers.get(name, 1.0)
+        if not mult:
+            continue
+        raw = [fn(h, spec) for h in hosts]
+        lo, hi = min(raw, default=0), max(raw, default=0)
+        for i, v in enumerate(raw):
+            norm = 0.0 if hi == lo else (v - lo) / (hi - lo)
+            totals[i] += mult * norm
+    ranked = sorted(zip(totals, range(len(hosts))), key=lambda t: (-t[0], hosts[t[1]]["host"]))
+    return [hosts[i] for _, i in ranked]

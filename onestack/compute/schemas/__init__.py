@@ -1,0 +1,1 @@
+"""Request-body schemas per microversion (JSON Schema; upstream's contract)."""
