@@ -162,6 +162,24 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """``keystone-manage fernet_rotate``: promote the staged key, stage a new one, prune."""
+    from onestack.identity.fernet import KeyRepository
+    settings = _settings(args)
+    path = settings.state_dir / "fernet-keys"
+    if not path.is_dir():
+        print(f"onestack: no key repository at {path} (start onestack once to create it)")
+        return 1
+    repo = KeyRepository(path, settings.identity.fernet_max_active_keys)
+    before = repo.indexes()
+    repo.rotate()
+    after = repo.indexes()
+    print(json.dumps({"key_repository": str(path), "max_active_keys": repo.max_active,
+                      "before": before, "after": after, "primary": max(after),
+                      "removed": sorted(set(before) - set(after) - {0})}, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="onestack", description="An OpenStack-compatible cloud.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -200,8 +218,21 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--yes", action="store_true")
     r.set_defaults(fn=cmd_reset)
 
+    k = sub.add_parser("keys", help="Fernet token keys (keystone-manage fernet_* equivalents)")
+    ksub = k.add_subparsers(dest="keys_cmd", required=True)
+    kr = ksub.add_parser("rotate", help="rotate the token keys: stage a new key, promote the "
+                         "staged one to primary, drop the oldest beyond fernet_max_active_keys; "
+                         "a running onestack picks the new keys up by itself")
+    common(kr)
+    kr.set_defaults(fn=cmd_keys_rotate)
+
     args = p.parse_args(argv)
-    return args.fn(args)
+    from onestack.conf import ConfigError
+    try:
+        return args.fn(args)
+    except ConfigError as e:
+        print(f"onestack: configuration error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ from typing import Any, get_type_hints
 _SECTIONS: dict[str, type] = {}
 
 
+class ConfigError(ValueError):
+    """A setting that cannot be used (unknown key, wrong type, unreadable file)."""
+
+
 @dataclasses.dataclass
 class Core:
     state_dir: str = "~/.local/share/onestack"
@@ -53,17 +57,17 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             return True
         if isinstance(value, str) and value.lower() in ("0", "false", "no", "off", ""):
             return False
-        raise ValueError(f"{where}: expected a boolean, got {value!r}")
+        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
     if typ in ("int", int):
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: expected an integer, got {value!r}") from None
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
     if typ in ("float", float):
         try:
             return float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: expected a number, got {value!r}") from None
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if typ in ("str", str):
         return str(value)
     if isinstance(value, str) and "list" in str(typ):
@@ -109,16 +113,24 @@ def load(flags: dict[str, Any] | None = None, config_file: str | None = None,
 
     state_dir = flags.get("state_dir") or env.get("ONESTACK_STATE_DIR") or Core.state_dir
     path = Path(config_file) if config_file else Path(os.path.expanduser(state_dir)) / "onestack.toml"
+    if config_file and not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    strict: set[tuple[str, str]] = set()   # (section, key) from the file or flags: must exist
     if path.exists():
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
         for key, value in data.items():
             if isinstance(value, dict):
                 if key not in raw:
-                    raise ValueError(f"{path}: unknown config section [{key}]")
+                    raise ConfigError(f"{path}: unknown config section [{key}]")
                 raw[key].update(value)
+                strict.update((key, k) for k in value)
             else:
                 raw["core"][key] = value
+                strict.add(("core", key))
 
     for key, value in env.items():
         if not key.startswith("ONESTACK_"):
@@ -133,7 +145,10 @@ def load(flags: dict[str, Any] | None = None, config_file: str | None = None,
 
     for key, value in flags.items():
         section, _, field = key.rpartition(".")
+        if (section or "core") not in raw:
+            raise ConfigError(f"unknown config section [{section}] (flag {key})")
         raw[section or "core"][field] = value
+        strict.add((section or "core", field))
 
     built: dict[str, Any] = {}
     for name, cls in sections.items():
@@ -143,6 +158,9 @@ def load(flags: dict[str, Any] | None = None, config_file: str | None = None,
         for field, value in raw[name].items():
             if field not in known:
                 # Environment may carry unrelated ONESTACK_* variables; files and flags may not.
+                if (name, field) in strict:
+                    raise ConfigError(f"{path if path.exists() else 'flags'}: unknown setting "
+                                     f"{field!r} in [{name}]; known: {', '.join(sorted(known))}")
                 continue
             values[field] = _coerce(value, hints[field], f"[{name}] {field}")
         built[name] = cls(**values)

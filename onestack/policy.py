@@ -15,11 +15,18 @@ import os
 import threading
 from typing import Any, Iterable
 
-from oslo_policy import _parser
+from oslo_policy import _checks, _parser
 
 from onestack import errors
 
 log = logging.getLogger(__name__)
+
+# oslo.policy looks up "extension" check kinds through stevedore (entry points), which
+# costs a scan of every installed distribution (~1 s at start-up) and only ever finds
+# its http:/https: checks (a remote call per policy decision), which onestack does not
+# offer. Seed the table so that scan never happens.
+if _checks.extension_checks is None:
+    _checks.extension_checks = {}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,6 +45,7 @@ class RunningCloud:
         if database_url:
             self.env["ONESTACK_DATABASE_URL"] = database_url
         self.roles = roles
+        self.extra_args: list[str] = []   # appended to `onestack up` (e.g. --admin-password)
         self.proc: subprocess.Popen | None = None
         self.log_path = self.state_dir.parent / f"{self.state_dir.name}.log"
 
@@ -61,6 +62,7 @@ class RunningCloud:
                "--port", str(self.port)]
         if self.roles:
             cmd += ["--roles", self.roles]
+        cmd += self.extra_args
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -176,6 +178,22 @@ class RunningCloud:
     def token(self, cloud: str = "onestack-admin") -> str:
         return self.sdk(cloud).auth_token
 
+    def password_token(self, username: str = "admin", password: str | None = None,
+                       project: str | None = "admin") -> Response:
+        """POST /v3/auth/tokens with a password (raw HTTP); the token is in x-subject-token."""
+        auth: dict[str, Any] = {"identity": {"methods": ["password"], "password": {"user": {
+            "name": username, "domain": {"id": "default"},
+            "password": self.admin_password if password is None else password}}}}
+        if project:
+            auth["scope"] = {"project": {"name": project, "domain": {"id": "default"}}}
+        return self.request("POST", "/v3/auth/tokens", body={"auth": auth})
+
+    def onestack(self, *args: str, env: dict[str, str] | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run the `onestack` command (status, reset, keys rotate, ...) for this state dir."""
+        return subprocess.run([str(BIN / "onestack"), *args], env={**self.env, **(env or {})},
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
 
 class Response:
     def __init__(self, status: int, headers: dict[str, str], body: bytes):
@@ -195,3 +213,103 @@ class CLIError(Exception):
         super().__init__(f"{' '.join(cmd[1:])} exited {code}\nstdout: {stdout[-2000:]}\n"
                          f"stderr: {stderr[-2000:]}")
         self.code, self.stdout, self.stderr = code, stdout, stderr
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL server (initdb into a temp dir, unix socket + 127.0.0.1 on a
+    free port, trust auth) for running the suite against PostgreSQL.
+
+        pg = PostgresServer.start(tmp_dir)        # raises PostgresUnavailable with the reason
+        url = pg.create_database()                # postgresql+psycopg://... of a new database
+        pg.stop()
+    """
+
+    def __init__(self, base: Path):
+        self.base = Path(base)
+        self.data = self.base / "data"
+        self.sock = self.base / "sock"
+        self.port = free_port()
+        self.bindir = self.find_bindir()
+        self._n = 0
+
+    @staticmethod
+    def find_bindir() -> Path:
+        import glob
+        for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+            if (Path(candidate) / "initdb").exists():
+                return Path(candidate)
+        found = shutil.which("initdb")
+        if found:
+            return Path(found).resolve().parent
+        raise PostgresUnavailable("no PostgreSQL server binaries (Debian package 'postgresql')")
+
+    def _as_owner(self, *cmd: str) -> list[str]:
+        """PostgreSQL refuses to run as root: run its tools as the 'postgres' user then."""
+        if os.geteuid() != 0:
+            return list(cmd)
+        import pwd
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise PostgresUnavailable("running as root and there is no 'postgres' user") from None
+        return ["runuser", "-u", "postgres", "--", *cmd]
+
+    @classmethod
+    def start(cls, base: Path, timeout: float = 60.0) -> "PostgresServer":
+        pg = cls(base)
+        pg.base.mkdir(parents=True, exist_ok=True)
+        pg.sock.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            import pwd
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                raise PostgresUnavailable("running as root and there is no 'postgres' user") from None
+            os.chmod(pg.base, 0o755)
+            for p in (pg.base, pg.sock):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            # every parent must be traversable by the postgres user
+            for parent in pg.base.parents:
+                if parent == Path("/"):
+                    break
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(parent, mode | 0o711)
+        r = subprocess.run(pg._as_owner(str(pg.bindir / "initdb"), "-D", str(pg.data), "-A", "trust",
+                                        "-U", "postgres", "-E", "UTF8", "--no-sync"),
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise PostgresUnavailable(f"initdb failed: {r.stderr.strip()[-500:]}")
+        opts = (f"-c listen_addresses=127.0.0.1 -c port={pg.port} "
+                f"-c unix_socket_directories={pg.sock} -c fsync=off -c synchronous_commit=off "
+                f"-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB")
+        r = subprocess.run(pg._as_owner(str(pg.bindir / "pg_ctl"), "-D", str(pg.data), "-l",
+                                        str(pg.base / "server.log"), "-o", opts, "-w", "-t",
+                                        str(int(timeout)), "start"),
+                           capture_output=True, text=True, timeout=timeout + 30)
+        if r.returncode != 0:
+            log = (pg.base / "server.log")
+            tail = log.read_text()[-1000:] if log.exists() else ""
+            raise PostgresUnavailable(f"pg_ctl start failed: {r.stderr.strip()} {tail}")
+        return pg
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str | None = None) -> str:
+        self._n += 1
+        name = name or f"onestack_{os.getpid()}_{self._n}"
+        import psycopg
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        subprocess.run(self._as_owner(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m",
+                                      "immediate", "-w", "stop"), capture_output=True, timeout=60)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PostgresUnavailable(Exception):
+    """This machine cannot run a PostgreSQL server (the reason is the message)."""

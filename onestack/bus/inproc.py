@@ -63,9 +63,9 @@ class InProcBus:
         self._pool.submit(run)
 
     def publish(self, event: str, payload: dict[str, Any]) -> None:
-        data = _wire(payload)
+        text = json.dumps(payload)   # not JSON: fails here, in the publisher, as on the wire
         for fn in list(self._subs.get(event, [])):
-            self._pool.submit(fn, data)
+            self._pool.submit(fn, json.loads(text))   # every subscriber gets its own copy
 
     def subscribe(self, event: str, fn: Callable[[dict[str, Any]], None]) -> None:
         with self._lock:

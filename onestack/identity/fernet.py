@@ -34,6 +34,10 @@ class KeyRepository:
     def _indexes(self) -> list[int]:
         return sorted(int(p.name) for p in self.path.iterdir() if p.name.isdigit())
 
+    def indexes(self) -> list[int]:
+        """Key file numbers present (0 = staged, highest = primary)."""
+        return self._indexes()
+
     def setup(self) -> None:
         """Create the repository with a staged and a primary key (idempotent)."""
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -58,6 +62,10 @@ class KeyRepository:
                 (self.path / str(i)).unlink()
             self._fernet = None
             os.utime(self.path)
+
+    def generation(self) -> float:
+        """Changes whenever the key files change (this or another process rotated)."""
+        return os.stat(self.path).st_mtime
 
     def fernet(self) -> MultiFernet:
         """Primary first, then secondaries, then the staged key (reloaded after rotation)."""
