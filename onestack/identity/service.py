@@ -248,6 +248,12 @@ def token_data(payload: tokens.Payload) -> tokens.TokenData:
                                               "restricted": not app_cred.unrestricted}
             if app_cred.access_rules:
                 body["application_credential"]["access_rules"] = app_cred.access_rules
+        if payload.trust_id:
+            from onestack.identity import trusts
+            facts = trusts.token_facts(s, payload)
+            if facts is None:
+                raise invalid
+            roles, body["OS-TRUST:trust"] = facts
         if payload.scope != "unscoped":
             if not roles:
                 raise invalid
@@ -366,6 +372,8 @@ def authenticate(auth: Any) -> tuple[str, tokens.TokenData]:
                 raise AuthFailed("Could not validate the token.") from None
             if old.payload.app_cred_id:
                 raise errors.Forbidden("A token from an application credential cannot be rescoped.")
+            if old.payload.trust_id:
+                raise errors.Forbidden("A trust-scoped token cannot be rescoped.")
             user = s.get(m.User, old.payload.user_id)
             expires = old.payload.expires_at
             audit_ids = [tokens.random_audit_id(), old.payload.audit_ids[-1]]
@@ -454,7 +462,8 @@ def _apply_scope(s: Any, user: m.User, scope: Any, payload: tokens.Payload) -> N
             raise AuthFailed(f"User {user.id} has no access to the system.")
         payload.system = "all"
     elif "OS-TRUST:trust" in scope:
-        raise AuthFailed("Trust-scoped tokens are not supported yet.")
+        from onestack.identity import trusts
+        trusts.scope_token(s, user, scope["OS-TRUST:trust"], payload)
     else:
         raise errors.BadRequest("'scope' must name exactly one of project, domain or system.")
 

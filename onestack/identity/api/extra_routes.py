@@ -6,6 +6,7 @@ from onestack.identity.api import catalog as cat
 from onestack.identity.api import credentials as cr
 from onestack.identity.api import ec2
 from onestack.identity.api import limits as lim
+from onestack.identity.api import trusts as tr
 
 _AC = "/v3/users/{user_id}/application_credentials"
 _AR = "/v3/users/{user_id}/access_rules"
@@ -59,4 +60,11 @@ ROUTES = [
     route("GET", "/v3/limits/{limit_id}", lim.show_limit),
     route("PATCH", "/v3/limits/{limit_id}", lim.update_limit),
     route("DELETE", "/v3/limits/{limit_id}", lim.delete_limit),
+
+    route("GET", "/v3/OS-TRUST/trusts", tr.list_),
+    route("POST", "/v3/OS-TRUST/trusts", tr.create),
+    route("GET", "/v3/OS-TRUST/trusts/{trust_id}", tr.show),
+    route("DELETE", "/v3/OS-TRUST/trusts/{trust_id}", tr.delete),
+    route("GET", "/v3/OS-TRUST/trusts/{trust_id}/roles", tr.list_roles),
+    route("GET", "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}", tr.get_role),
 ]
