@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the cloud uses at run time / the tests use (installed when missing).
 APT_RUNTIME := python3-venv
-APT_TEST := postgresql
+APT_TEST := postgresql qemu-utils
 ARGS ?=
 PYTEST_ARGS ?=
 

@@ -156,6 +156,8 @@ def _vhdx_virtual_size(f: BinaryIO, size: int) -> int:
 def inspect_file(path: str, declared: str | None) -> Result:
     """Detect, size and safety-check the file at ``path``; raise on a mismatch with ``declared``."""
     size = os.path.getsize(path)
+    if size == 0:
+        return Result(declared or "raw", 0)    # no data: nothing to mismatch or exploit
     with open(path, "rb") as f:
         head = f.read(HEAD_BYTES)
         fmt = detect(head)
@@ -231,6 +233,8 @@ class StreamInspector:
     def _check(self) -> None:
         self.checked = True
         head = bytes(self.head)
+        if not head:
+            return
         fmt = detect(head)
         if fmt == "qcow2":
             check_qcow2_header(head)

@@ -928,6 +928,8 @@ def sweep() -> dict[str, int]:
             owner = img.upload_owner or ""
             if owner == PROCESS_TOKEN:
                 continue
+            if not owner and img.status == "uploading" and staging().exists(img.id):
+                continue              # a completed stage waiting for its import
             host, _, rest = owner.partition(":")
             pid = rest.partition(":")[0]
             if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid():

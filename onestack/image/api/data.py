@@ -9,7 +9,7 @@ from starlette.responses import Response, StreamingResponse
 
 from onestack import errors
 from onestack.api.routing import Req
-from onestack.image import service
+from onestack.image import imports, service
 
 BATCH = 1 << 20      # bytes handed to the writer thread at a time (bounded memory)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -39,9 +39,11 @@ def _check_octet_stream(req: Req) -> None:
 def _begin(req: Req, stage: bool) -> service.Upload:
     img = service.get_image(req.ctx, req.params["image_id"])
     req.ctx.can("image:upload_image", service.policy_target(req.ctx, img))
+    store_id = req.headers.get("x-image-meta-store")
+    if store_id is not None and store_id != "local":
+        raise errors.BadRequest(f"Store for identifier {store_id} not found")
     if stage:
-        methods = [x.strip() for x in service.settings().enabled_import_methods.split(",")]
-        if "glance-direct" not in methods:
+        if "glance-direct" not in imports.enabled_methods():
             raise errors.NotFound("The glance-direct import method is not enabled.")
     up = service.Upload(req.ctx, img["id"], stage=stage, content_length=_content_length(req))
     up.begin()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from onestack import errors
 from onestack.api import pagination
 from onestack.api.routing import Reply, Req
-from onestack.image import service
+from onestack.image import imports, service
 from onestack.image.api import views
 
 PATCH_TYPES = {"application/openstack-images-v2.1-json-patch": 10,
@@ -29,7 +29,10 @@ def create(req: Req) -> Reply:
     elif values.get("visibility") == "community":
         req.ctx.can("image:communitize_image", target)
     img = service.create_image(req.ctx, values)
-    return Reply(201, views.image(img), headers={"Location": f"{req.service_url}/v2/images/{img['id']}"})
+    return Reply(201, views.image(img), headers={
+        "Location": f"{req.service_url}/v2/images/{img['id']}",
+        "OpenStack-image-import-methods": ",".join(imports.enabled_methods()),
+        "OpenStack-image-store-ids": "local"})
 
 
 def _sort(req: Req) -> list[tuple[str, str]]:

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from onestack.api.routing import Req
-from onestack.image import service
+from onestack.image import imports, service
 
 
 def import_info(req: Req) -> dict:
-    methods = [x.strip() for x in service.settings().enabled_import_methods.split(",") if x.strip()]
-    if not service.settings().web_download_enabled:
-        methods = [x for x in methods if x != "web-download"]
+    methods = imports.enabled_methods()
     return {"import-methods": {"description": "Import methods available.", "type": "array",
                                "value": methods}}
 

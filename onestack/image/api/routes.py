@@ -1,6 +1,6 @@
 """Glance v2 route table (paths relative to the /image mount)."""
 from onestack.api.routing import route
-from onestack.image.api import data, images, info, members, schemas, versions
+from onestack.image.api import data, images, imports, info, members, schemas, versions
 
 ROUTES = [
     route("GET", "/", versions.root, auth=False),
@@ -14,6 +14,10 @@ ROUTES = [
     route("PUT", "/v2/images/{image_id}/file", data.upload, stream=True),
     route("GET", "/v2/images/{image_id}/file", data.download),
     route("PUT", "/v2/images/{image_id}/stage", data.stage, stream=True),
+    route("POST", "/v2/images/{image_id}/import", imports.import_image),
+    route("GET", "/v2/images/{image_id}/tasks", imports.image_tasks),
+    route("GET", "/v2/tasks", imports.list_tasks),
+    route("GET", "/v2/tasks/{task_id}", imports.show_task),
     route("POST", "/v2/images/{image_id}/actions/deactivate", images.deactivate),
     route("POST", "/v2/images/{image_id}/actions/reactivate", images.reactivate),
     route("PUT", "/v2/images/{image_id}/tags/{tag}", images.add_tag),

@@ -171,3 +171,10 @@ def test_stream_inspector_keeps_only_the_head():
 def test_truncated_header_is_a_format_error(tmp_path):
     with pytest.raises(ImageFormatError):
         inspect_file(_file(tmp_path, b"QFI\xfb\x00\x00"), "qcow2")
+
+
+def test_empty_data_is_accepted_for_any_format(tmp_path):
+    s = StreamInspector("qcow2")
+    s.finish()
+    r = inspect_file(_file(tmp_path, b""), "qcow2")
+    assert (r.format, r.virtual_size) == ("qcow2", 0)
