@@ -112,10 +112,16 @@ class ServiceUnavailable(OpenStackError):
 
 # ---------------------------------------------------------------- rendering
 
+# S3's error code for a status when the error does not name one (``s3_code``).
+_S3_CODES = {400: "InvalidArgument", 401: "AccessDenied", 403: "AccessDenied", 404: "NoSuchKey",
+             405: "MethodNotAllowed", 409: "OperationAborted", 411: "MissingContentLength",
+             412: "PreconditionFailed", 413: "EntityTooLarge", 416: "InvalidRange",
+             422: "BadDigest", 501: "NotImplemented", 503: "ServiceUnavailable"}
+
 def render(err: OpenStackError, style: str, request_id: str = "") -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of ``err`` in the upstream shape named by ``style``.
 
-    Styles: keystone, nova (also cinder), neutron, placement, glance, swift.
+    Styles: keystone, nova (also cinder), neutron, placement, glance, swift, s3.
     """
     headers = dict(err.headers)
     if style == "keystone":
@@ -135,6 +141,14 @@ def render(err: OpenStackError, style: str, request_id: str = "") -> tuple[int, 
     elif style == "swift":
         text = f"<html><h1>{err.title}</h1><p>{err.message}</p></html>"
         headers.setdefault("content-type", "text/html; charset=UTF-8")
+        return err.code, headers, text.encode()
+    elif style == "s3":
+        from xml.sax.saxutils import escape
+        code = getattr(err, "s3_code", None) or _S3_CODES.get(err.code, "InternalError")
+        text = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>' + escape(code) + "</Code><Message>"
+                + escape(err.message) + "</Message><RequestId>" + escape(request_id)
+                + "</RequestId></Error>")
+        headers.setdefault("content-type", "application/xml")
         return err.code, headers, text.encode()
     else:
         raise ValueError(f"unknown error style {style!r}")

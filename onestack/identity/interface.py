@@ -90,3 +90,16 @@ def limit_for(project_id: str, service_type: str, resource_name: str,
     from onestack.identity import limits
     with db.read() as s:
         return limits.limit_for(s, project_id, service_type, resource_name, region_id)
+
+
+def project_roles(user_id: str, project_id: str) -> list[str]:
+    """Names of the roles (implied ones included) ``user_id`` holds on ``project_id``; []
+    when either is missing or disabled. S3 requests signed with an EC2 credential act
+    with these roles (keystone's s3tokens answer carries the same)."""
+    from onestack.identity import service
+    with db.read() as s:
+        p = s.get(m.Project, project_id)
+        u = s.get(m.User, user_id)
+        if p is None or u is None or not u.enabled or not p.enabled or p.is_domain:
+            return []
+        return [r["name"] for r in service.effective_roles(s, service.direct_role_ids(s, user_id, project=p))]

@@ -342,7 +342,7 @@ def _listing_values(headers: dict[str, str], size: int, etag: str) -> tuple[int,
     """What the container listing shows for an object (SLOs show their total size/etag)."""
     if headers.get("x-static-large-object", "").lower() == "true":
         return (int(headers.get("x-object-sysmeta-slo-size", size)),
-                headers.get("x-object-sysmeta-slo-etag", etag))
+                headers.get("x-object-sysmeta-s3-etag") or headers.get("x-object-sysmeta-slo-etag", etag))
     return size, etag
 
 
