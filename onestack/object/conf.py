@@ -45,8 +45,9 @@ class ObjectConf:
     reseller_prefix: str = "AUTH_"
     operator_roles: str = "admin,member,swiftoperator"
     reseller_admin_role: str = "ResellerAdmin"
-    # S3: the domain for virtual-host style requests (BUCKET.<s3_domain>); empty disables.
-    s3_domain: str = ""
+    # S3: the domain for virtual-host style requests (Host: BUCKET.<s3_domain>, path
+    # /object/s3/KEY); empty disables.
+    s3_domain: str = "localhost"
     s3_region: str = "RegionOne"
 
 

@@ -281,23 +281,48 @@ def _row_iso(last_modified: str) -> str:
 
 # ---------------------------------------------------------------- wrapper
 
-def s3(fn: Callable[[Any], Awaitable[Response]]) -> Callable[[Any], Awaitable[Response]]:
-    async def handler(req: Any) -> Response:
-        try:
-            await run_in_threadpool(authenticate, req)
-            resp = await fn(req)
-        except errors.OpenStackError as e:
-            if isinstance(e, errors.NotFound) and not isinstance(e, S3Error):
-                e = no_bucket("") if "path" not in req.params else no_key()
-            status, headers, body = errors.render(e, "s3", req.ctx.request_id)
-            if status == 304:
-                return Response(b"", status_code=304, headers={k: v for k, v in headers.items()
-                                                                if k.lower() != "content-type"})
-            return Response(body if req.method != "HEAD" else b"", status_code=status, headers=headers)
-        resp.headers["x-amz-request-id"] = req.ctx.request_id
-        return resp
-    handler.__name__ = fn.__name__
-    return handler
+_HANDLERS: dict[tuple[str, str], Callable[[Any], Awaitable[Response]]] = {}
+
+
+def s3(method: str, kind: str) -> Callable[[Any], Any]:
+    """Register a handler for (method, 'service' | 'bucket' | 'object')."""
+    def register(fn: Callable[[Any], Awaitable[Response]]) -> Callable[[Any], Awaitable[Response]]:
+        _HANDLERS[(method, kind)] = fn
+        return fn
+    return register
+
+
+def _vhost(req: Any) -> None:
+    """Virtual-host style: BUCKET.<s3_domain> names the bucket; the path is the key."""
+    dom = service.limits().s3_domain
+    host = (req.headers.get("host") or "").rsplit(":", 1)[0].lower()
+    if not dom or not host.endswith("." + dom.lower()):
+        return
+    bucket = host[:-len(dom) - 1]
+    key = "/".join(p for p in (req.params.get("bucket"), req.params.get("path")) if p)
+    req.params = {"bucket": bucket, **({"path": key} if key else {})}
+
+
+async def entry(req: Any) -> Response:
+    """Every S3 request: signature, then the handler for its method and target."""
+    try:
+        _vhost(req)
+        kind = "object" if "path" in req.params else "bucket" if "bucket" in req.params else "service"
+        fn = _HANDLERS.get(("GET" if req.method == "HEAD" else req.method, kind))
+        await run_in_threadpool(authenticate, req)
+        if fn is None:
+            raise S3Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+        resp = await fn(req)
+    except errors.OpenStackError as e:
+        if isinstance(e, errors.NotFound) and not isinstance(e, S3Error):
+            e = no_bucket("") if "path" not in req.params else no_key()
+        status, headers, body = errors.render(e, "s3", req.ctx.request_id)
+        if status == 304:
+            return Response(b"", status_code=304, headers={k: v for k, v in headers.items()
+                                                            if k.lower() != "content-type"})
+        return Response(body if req.method != "HEAD" else b"", status_code=status, headers=headers)
+    resp.headers["x-amz-request-id"] = req.ctx.request_id
+    return resp
 
 
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
@@ -330,7 +355,7 @@ def _require_bucket(account: str, bucket: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- service / buckets
 
-@s3
+@s3("GET", "service")
 async def list_buckets(req: Any) -> Response:
     account = req.s3_account
     common.authorize(req, account)
@@ -342,7 +367,7 @@ async def list_buckets(req: Any) -> Response:
                           f"</ListAllMyBucketsResult>")
 
 
-@s3
+@s3("PUT", "bucket")
 async def bucket_put(req: Any) -> Response:
     account, bucket = _bucket(req, create=True)
     common.authorize(req, account, bucket, write=True, account_level=True)
@@ -366,7 +391,7 @@ async def bucket_put(req: Any) -> Response:
     return _empty(req, 200, {"Location": f"/{bucket}"})
 
 
-@s3
+@s3("DELETE", "bucket")
 async def bucket_delete(req: Any) -> Response:
     account, bucket = _bucket(req)
     common.authorize(req, account, bucket, write=True, account_level=True)
@@ -388,7 +413,7 @@ async def bucket_delete(req: Any) -> Response:
     return _empty(req, 204)
 
 
-@s3
+@s3("GET", "bucket")
 async def bucket_get(req: Any) -> Response:
     account, bucket = _bucket(req)
     q = req.query
@@ -471,7 +496,7 @@ def _acl_xml(req: Any) -> str:
             f"<Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>")
 
 
-@s3
+@s3("POST", "bucket")
 async def bucket_post(req: Any) -> Response:
     account, bucket = _bucket(req)
     if "delete" not in req.query:
@@ -559,7 +584,7 @@ def _etag_of(info: service.ObjectInfo) -> str:
     return f'"{e}"'
 
 
-@s3
+@s3("GET", "object")
 async def object_get(req: Any) -> Response:
     from onestack.object.api import swift
     account, bucket = _bucket(req)
@@ -665,7 +690,7 @@ def _content_md5(req: Any) -> str | None:
     return raw.hex()
 
 
-@s3
+@s3("PUT", "object")
 async def object_put(req: Any) -> Response:
     account, bucket = _bucket(req)
     key = _key(req)
@@ -778,7 +803,7 @@ def _delete_key(req: Any, account: str, bucket: str, key: str) -> None:
             pass
 
 
-@s3
+@s3("DELETE", "object")
 async def object_delete(req: Any) -> Response:
     account, bucket = _bucket(req)
     key = _key(req)
@@ -814,7 +839,7 @@ def _check_upload(account: str, bucket: str, key: str, upload_id: str) -> servic
         raise S3Error(404, "NoSuchUpload", "The specified upload does not exist.") from None
 
 
-@s3
+@s3("POST", "object")
 async def object_post(req: Any) -> Response:
     account, bucket = _bucket(req)
     key = _key(req)
@@ -978,14 +1003,5 @@ async def _complete(req: Any, account: str, bucket: str, key: str, upload_id: st
 
 
 S3 = {"auth": False, "stream": True, "microversioned": False}
-ROUTES = [
-    route("GET", "/s3", list_buckets, **S3),
-    route("GET", "/s3/{bucket}", bucket_get, **S3),
-    route("PUT", "/s3/{bucket}", bucket_put, **S3),
-    route("DELETE", "/s3/{bucket}", bucket_delete, **S3),
-    route("POST", "/s3/{bucket}", bucket_post, **S3),
-    route("GET", "/s3/{bucket}/{path}", object_get, **S3),
-    route("PUT", "/s3/{bucket}/{path}", object_put, **S3),
-    route("POST", "/s3/{bucket}/{path}", object_post, **S3),
-    route("DELETE", "/s3/{bucket}/{path}", object_delete, **S3),
-]
+ROUTES = [route(m, p, entry, **S3) for p in ("/s3", "/s3/{bucket}", "/s3/{bucket}/{path}")
+          for m in ("GET", "PUT", "POST", "DELETE")]

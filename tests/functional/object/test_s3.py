@@ -169,3 +169,26 @@ def test_s3_isolation_between_projects(cloud, s3, bucket):
     with pytest.raises(ClientError) as e:
         other.get_object(Bucket=bucket, Key="secret")
     assert e.value.response["Error"]["Code"] in ("NoSuchBucket", "NoSuchKey", "AccessDenied")
+
+
+def test_virtual_host_style(cloud, s3, bucket):
+    """Host: BUCKET.localhost (the default [object] s3_domain) names the bucket."""
+    import http.client
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    s3.put_object(Bucket=bucket, Key="vh/key.txt", Body=b"virtual host")
+    creds = s3._request_signer._credentials
+    host = f"{bucket}.localhost:{cloud.port}"
+    for method, path, want_status, want in (("GET", "/object/s3/vh/key.txt", 200, b"virtual host"),
+                                            ("GET", "/object/s3?list-type=2", 200, b"<Key>vh/key.txt</Key>")):
+        areq = AWSRequest(method=method, url=f"http://{host}{path}", headers={"Host": host})
+        areq.context["payload_signing_enabled"] = False
+        SigV4Auth(creds, "s3", "RegionOne").add_auth(areq)
+        conn = http.client.HTTPConnection("127.0.0.1", cloud.port, timeout=30)
+        conn.request(method, path, headers=dict(areq.headers.items()))
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == want_status, body
+        assert want in body
