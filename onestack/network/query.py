@@ -54,7 +54,7 @@ def shared_network_ids(ctx: Any):
 
 
 def visibility(kind: Kind, ctx: Any):
-    if is_admin(ctx):
+    if is_admin(ctx) or kind.visibility == "all":
         return None
     model = kind.model
     own = model.project_id == ctx.project_id

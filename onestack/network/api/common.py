@@ -63,6 +63,7 @@ class API:
     update: Callable[..., Any] | None = None          # (s, ctx, row, values, req) -> row
     delete: Callable[..., Any] | None = None          # (s, ctx, row) -> None
     target: Callable[[Session, Any, dict], dict] | None = None    # extra policy target keys
+    target_ctx: Callable[[Session, Any, Any], dict] | None = None  # (s, ctx, row): caller-dependent keys
     create_target: Callable[[Session, Any, dict], dict] | None = None
     preload: Callable[[Session, Any, list], None] | None = None
     where: Callable[[Req], list] | None = None        # extra list filters
@@ -124,11 +125,13 @@ def has_rule(name: str) -> bool:
     return name in _RULES
 
 
-def row_target(api: API, s: Session, row: Any) -> dict[str, Any]:
+def row_target(api: API, s: Session, row: Any, ctx: Any = None) -> dict[str, Any]:
     t = {c.key: getattr(row, c.key) for c in row.__table__.columns}
     t["tenant_id"] = t.get("project_id")
     if api.target:
         t.update(api.target(s, row, t))
+    if api.target_ctx and ctx is not None:
+        t.update(api.target_ctx(s, ctx, row))
     return t
 
 
@@ -231,7 +234,7 @@ def make_show(api: API, id_param: str = "id") -> Callable[[Req], dict]:
     def handler(req: Req) -> dict:
         with db.read() as s:
             row = load(s, api, req.ctx, req.params[id_param])
-            target = row_target(api, s, row)
+            target = row_target(api, s, row, req.ctx)
             if not req.ctx.can(f"network:get_{api.name}", target, fatal=False):
                 raise api.kind.not_found(id=row.id)
             preload(s, api, req.ctx, [row])
@@ -279,7 +282,7 @@ def make_update(api: API, id_param: str = "id") -> Callable[[Req], dict]:
         values = parse(api, item, "update")
         with db.write() as s:
             row = load(s, api, req.ctx, req.params[id_param])
-            target = row_target(api, s, row)
+            target = row_target(api, s, row, req.ctx)
             if not req.ctx.can(f"network:get_{api.name}", target, fatal=False):
                 raise api.kind.not_found(id=row.id)
             req.ctx.can(f"network:update_{api.name}", target)
@@ -298,7 +301,7 @@ def make_delete(api: API, id_param: str = "id") -> Callable[[Req], None]:
     def handler(req: Req) -> None:
         with db.write() as s:
             row = load(s, api, req.ctx, req.params[id_param])
-            target = row_target(api, s, row)
+            target = row_target(api, s, row, req.ctx)
             if not req.ctx.can(f"network:get_{api.name}", target, fatal=False):
                 raise api.kind.not_found(id=row.id)
             req.ctx.can(f"network:delete_{api.name}", target)
@@ -312,7 +315,7 @@ def make_delete(api: API, id_param: str = "id") -> Callable[[Req], None]:
 # ------------------------------------------------------------------ tags
 def _tag_parent(req: Req, api: API, s: Session, verb: str) -> Any:
     row = load(s, api, req.ctx, req.params["id"])
-    target = row_target(api, s, row)
+    target = row_target(api, s, row, req.ctx)
     if not req.ctx.can(f"network:get_{api.name}", target, fatal=False):
         raise api.kind.not_found(id=row.id)
     if verb != "get":

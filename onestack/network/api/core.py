@@ -25,8 +25,9 @@ def _ro(wire: str, attr: str | None = None, **kw: Any) -> F:
 NETWORK = Resource("network", "networks", standard() + [
     F("admin_state_up", type=bool, create=True, update=True, filter=True, sort=True),
     _ro("status"),
-    F("shared", type=bool, create=True, update=True, filter=True, sort=True),
-    F("router:external", attr="external", type=bool, create=True, update=True, filter=True, sort=True),
+    F("shared", type=bool, create=True, update=True, filter=True, sort=True, render=cached("_shared", False)),
+    F("router:external", attr="external", type=bool, create=True, update=True, filter=True, sort=True,
+      render=cached("_external", False)),
     F("mtu", type=int, create=True, update=True, filter=True, sort=True),
     F("port_security_enabled", type=bool, create=True, update=True, filter=True),
     F("provider:network_type", attr="network_type", create=True, update=True, filter=True, max_length=32),
@@ -52,12 +53,34 @@ def _network_preload(s: Any, ctx: Any, rows: list[m.Network]) -> None:
     for nid, sid in s.execute(select(m.Subnet.network_id, m.Subnet.id).where(m.Subnet.network_id.in_(ids))
                               .order_by(m.Subnet.created_at)):
         subs[nid].append(sid)
+    shared: set[str] = set()
+    external: set[str] = set()
+    if ctx is not None and ctx.project_id:
+        for oid, action in s.execute(select(m.RBACPolicy.object_id, m.RBACPolicy.action).where(
+                m.RBACPolicy.object_type == "network", m.RBACPolicy.object_id.in_(ids),
+                m.RBACPolicy.target_tenant == ctx.project_id)):
+            (shared if action == "access_as_shared" else external).add(oid)
     for r in rows:
         r._subnets = subs[r.id]
+        r._shared = r.shared or r.id in shared
+        r._external = r.external or r.id in external
 
 
 def _network_target(s: Any, row: m.Network, t: dict) -> dict:
     return {"shared": row.shared, "router:external": row.external}
+
+
+def granted(s: Any, ctx: Any, net_id: str) -> set[str]:
+    """RBAC actions that reach the caller's project on ``net_id``."""
+    return set(s.scalars(select(m.RBACPolicy.action).where(
+        m.RBACPolicy.object_type == "network", m.RBACPolicy.object_id == net_id,
+        m.RBACPolicy.target_tenant.in_([ctx.project_id or "", "*"]))))
+
+
+def _network_target_ctx(s: Any, ctx: Any, row: m.Network) -> dict:
+    g = granted(s, ctx, row.id)
+    return {"shared": row.shared or "access_as_shared" in g,
+            "router:external": row.external or "access_as_external" in g}
 
 
 def _net_create(s: Any, ctx: Any, v: dict, req: Req) -> m.Network:
@@ -72,7 +95,7 @@ NETWORK_KIND = q.Kind("network", "networks", m.Network, ne.NetworkNotFound, tag_
                       visibility="rbac_network")
 NETWORKS = API(NETWORK_KIND, NETWORK, create=_net_create, update=_net_update,
                delete=lambda s, ctx, row: svc.delete_network(s, ctx, row),
-               target=_network_target, preload=_network_preload,
+               target=_network_target, target_ctx=_network_target_ctx, preload=_network_preload,
                defaults={"shared": False, "router:external": False, "port_security_enabled": True,
                          "is_default": False},
                after=agent.network_changed)

@@ -1,6 +1,6 @@
 """Neutron's route table (explicit). Paths are relative to the /networking mount."""
 from onestack.api.routing import route
-from onestack.network.api import common, core, l3, meta
+from onestack.network.api import common, core, extra, l3, meta
 
 APIS = [core.NETWORKS, core.SUBNETS, core.PORTS, core.SECURITY_GROUPS, core.RULES]
 
@@ -14,3 +14,4 @@ ROUTES = [
 for _api in APIS:
     ROUTES += common.crud_routes(_api)
 ROUTES += l3.ROUTES
+ROUTES += extra.ROUTES
