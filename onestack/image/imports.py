@@ -73,7 +73,7 @@ def parse_body(body: Any) -> dict[str, Any]:
         for sid in stores:
             if sid != "local":
                 raise errors.Conflict(f"Store for identifier {sid} not found")
-    out = {"method": name, "stores": stores or ["local"]}
+    out = {"method": name, "stores": stores or ["local"], "all_stores": body.get("all_stores", False)}
     if name == "web-download":
         out["uri"] = _check_uri(method.get("uri"))
     return out
@@ -87,7 +87,22 @@ def start(ctx: Any, image_id: str, req: dict[str, Any]) -> str:
         if method == "copy-image":
             if img.status != "active":
                 raise errors.Conflict("Only images with status active can be targeted for copying")
-            raise errors.Conflict(f"Image {image_id} is already present at store 'local'.")
+            if not req.get("all_stores"):
+                raise errors.Conflict(f"Image {image_id} is already present at store 'local'.")
+            # every store already has it: nothing to copy (upstream skips such stores)
+            task_id = str(uuid.uuid4())
+            now = utcnow()
+            s.add(m.ImageTask(id=task_id, type="api_image_import", status="success",
+                              owner=img.owner, image_id=image_id,
+                              input=json.dumps({"image_id": image_id, "import_req": {
+                                  "method": {"name": method}, "all_stores": True}}),
+                              result=json.dumps({"image_id": image_id}), message="",
+                              request_id=ctx.request_id, user_id=ctx.user_id, created_at=now,
+                              updated_at=now))
+            _set_props(s, image_id, {"os_glance_import_task": task_id,
+                                     "os_glance_importing_to_stores": "",
+                                     "os_glance_failed_import": ""})
+            return task_id
         if method == "glance-direct":
             if img.status != "uploading" or img.upload_owner is not None \
                     or not service.staging().exists(image_id):
@@ -107,6 +122,9 @@ def start(ctx: Any, image_id: str, req: dict[str, Any]) -> str:
                               "stores": req["stores"]}, "backend": req["stores"]}),
                           message="", request_id=ctx.request_id, user_id=ctx.user_id,
                           created_at=now, updated_at=now))
+        _set_props(s, image_id, {"os_glance_import_task": task_id,
+                                 "os_glance_importing_to_stores": ",".join(req["stores"]),
+                                 "os_glance_failed_import": ""})
         img.status = "importing"
         img.upload_owner = None
         img.import_error = None
@@ -200,7 +218,19 @@ def _finish(run: tasks.TaskRun) -> None:
     service.activate(image_id, w.size, w.md5.hexdigest(), w.sha512.hexdigest(), result,
                      expect_owner=None)
     service.staging().delete(image_id)
+    with db.write() as s:
+        _set_props(s, image_id, {"os_glance_importing_to_stores": ""})
     _task_done(p["task_id"], "success", "", {"image_id": image_id})
+
+
+def _set_props(s: Any, image_id: str, values: dict[str, str]) -> None:
+    """Set the os_glance_* bookkeeping properties upstream shows during an import."""
+    for k, v in values.items():
+        row = s.get(m.ImageProperty, (image_id, k))
+        if row is None:
+            s.add(m.ImageProperty(image_id=image_id, name=k, value=v))
+        else:
+            row.value = v
 
 
 def _task_done(task_id: str, status: str, message: str, result: dict | None = None) -> None:
@@ -223,6 +253,8 @@ def _failed(run: tasks.TaskRun, error: str) -> None:
             img.staged_size = None
             img.import_error = error[:2000]
             img.updated_at = utcnow()
+            _set_props(s, image_id, {"os_glance_importing_to_stores": "",
+                                     "os_glance_failed_import": "local"})
     service.staging().delete(image_id)
     _task_done(run.payload["task_id"], "failure", error[:2000])
 
@@ -258,6 +290,27 @@ def list_tasks(ctx: Any) -> list[dict[str, Any]]:
         if not ctx.is_admin:
             stmt = stmt.where(m.ImageTask.owner == ctx.project_id)
         return [task_dict(t) for t in s.scalars(stmt.limit(1000))]
+
+
+def create_legacy_task(ctx: Any, body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("type") != "import":
+        raise errors.BadRequest(f"Invalid type value: {body.get('type')}")
+    inp = body.get("input")
+    if not isinstance(inp, dict) or not all(k in inp for k in ("import_from", "import_from_format",
+                                                               "image_properties")):
+        raise errors.BadRequest("Input does not contain 'import_from', 'import_from_format' and "
+                                "'image_properties'.")
+    _check_uri(inp["import_from"])      # 400 for anything outside the web-download allow-list
+    now = utcnow()
+    t = m.ImageTask(id=str(uuid.uuid4()), type="import", status="failure", owner=ctx.project_id,
+                    input=json.dumps(inp), message="Legacy import tasks are not supported; use "
+                    "the interoperable image import API.", request_id=ctx.request_id,
+                    user_id=ctx.user_id, created_at=now, updated_at=now,
+                    expires_at=now + dt.timedelta(hours=48))
+    with db.write() as s:
+        s.add(t)
+        s.flush()
+        return task_dict(t)
 
 
 def get_task(ctx: Any, task_id: str) -> dict[str, Any]:

@@ -66,7 +66,14 @@ def _sort(req: Req) -> list[tuple[str, str]]:
     return [(k, dirs[i] if len(dirs) > 1 else dirs[0]) for i, k in enumerate(keys)]
 
 
+def not_found(req: Req) -> None:
+    """/v2/images/ with an empty id (GET/DELETE/PATCH): upstream answers 404."""
+    raise errors.NotFound("The resource could not be found.")
+
+
 def index(req: Req) -> dict:
+    if req.path.endswith("/"):
+        raise errors.NotFound("The resource could not be found.")
     req.ctx.can("image:get_images", {"project_id": req.ctx.project_id})
     raw_limit = req.query.get("limit")
     if raw_limit is not None:

@@ -31,3 +31,11 @@ def list_tasks(req: Req) -> dict:
 def show_task(req: Req) -> dict:
     req.ctx.can("image:get_task", {"project_id": req.ctx.project_id})
     return imports.get_task(req.ctx, req.params["task_id"])
+
+
+def create_task(req: Req) -> Reply:
+    """The legacy tasks API (deprecated upstream): validated and recorded, then failed, since
+    onestack imports through POST /v2/images/{id}/import."""
+    body = req.json_object()
+    req.ctx.can("image:add_task", {"project_id": req.ctx.project_id})
+    return Reply(201, imports.create_legacy_task(req.ctx, body))

@@ -349,3 +349,8 @@ def test_unknown_paths_are_glance_shaped_404(gl_admin):
 
 def test_requires_token(cloud):
     assert cloud.request("GET", "/image/v2/images").status == 401
+
+
+def test_empty_image_id_is_404(gl_admin):
+    for method in ("GET", "DELETE"):
+        assert gl_admin.req(method, "/v2/images/").status == 404

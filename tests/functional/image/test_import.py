@@ -14,7 +14,7 @@ from tests.functional.image.conftest import OCTET, Glance, qcow2_header
 from tests.harness import RunningCloud
 
 
-def _wait_status(gl, image_id: str, want: set[str], timeout: float = 30) -> dict:
+def _wait_status(gl, image_id: str, want: set[str], timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         img = gl.show(image_id)
@@ -41,6 +41,8 @@ def test_stage_then_glance_direct_import(gl_admin):
     assert done["checksum"] == hashlib.md5(data).hexdigest()
     assert done["os_hash_value"] == hashlib.sha512(data).hexdigest()
     assert gl_admin.req("GET", f"/v2/images/{img['id']}/file").body == data
+    assert done["os_glance_importing_to_stores"] == "" and done["os_glance_failed_import"] == ""
+    assert done["os_glance_import_task"]
     tasks = gl_admin.req("GET", f"/v2/images/{img['id']}/tasks").json()["tasks"]
     assert tasks and tasks[0]["status"] == "success" and tasks[0]["type"] == "api_image_import"
     t = gl_admin.req("GET", f"/v2/tasks/{tasks[0]['id']}").json()
@@ -87,6 +89,12 @@ def test_import_unknown_store_and_copy_image(gl_admin):
     r = gl_admin.req("POST", f"/v2/images/{img['id']}/import",
                      body={"method": {"name": "copy-image"}, "stores": ["local"]})
     assert r.status == 409                         # already in the only store
+    r = gl_admin.req("POST", f"/v2/images/{img['id']}/import",
+                     body={"method": {"name": "copy-image"}, "all_stores": True,
+                           "all_stores_must_succeed": False})
+    assert r.status == 202                         # nothing left to copy: done at once
+    shown = gl_admin.show(img["id"])
+    assert shown["os_glance_importing_to_stores"] == "" and shown["os_glance_failed_import"] == ""
     r = gl_admin.req("PUT", f"/v2/images/{gl_admin.create()['id']}/file", raw=b"x",
                      headers={"Content-Type": OCTET, "X-Image-Meta-Store": "elsewhere"})
     assert r.status == 400
@@ -176,3 +184,16 @@ def test_quotas(tmp_path):
         assert usage["image_size_total"]["limit"] == 1
     finally:
         cloud.destroy()
+
+
+def test_legacy_task_create(gl_admin, gl_demo):
+    body = {"type": "import", "input": {"import_from": "http://nowhere.invalid/x.qcow2",
+                                        "import_from_format": "qcow2",
+                                        "image_properties": {"disk_format": "qcow2",
+                                                             "container_format": "bare"}}}
+    assert gl_admin.req("POST", "/v2/tasks", body=body).status == 400      # not allow-listed
+    assert gl_admin.req("POST", "/v2/tasks", body={"type": "nope", "input": {}}).status == 400
+    assert gl_demo.req("POST", "/v2/tasks", body=body).status == 403
+    assert gl_demo.req("GET", "/v2/tasks").status == 403
+    assert gl_admin.req("GET", "/v2/tasks").status == 200
+    assert gl_admin.req("GET", "/v2/tasks/nope").status == 404
