@@ -365,9 +365,18 @@ def check_quotas(account: str, container: str, cinfo: dict[str, Any], adding: in
         raise errors.RequestEntityTooLarge("Upload exceeds quota.")
     ainfo = backend().account_db(account).info()
     if ainfo is not None:
-        aq = ainfo["meta"].get("x-account-meta-quota-bytes")
-        if aq and aq.isdigit() and ainfo["bytes_used"] + adding > int(aq):
+        am = ainfo["meta"]
+        for key in ("x-account-meta-quota-bytes", "x-account-sysmeta-quota-bytes"):
+            aq = am.get(key)
+            if aq and aq.isdigit() and ainfo["bytes_used"] + adding > int(aq):
+                raise errors.RequestEntityTooLarge("Upload exceeds quota.")
+        ac = am.get("x-account-sysmeta-quota-count")
+        if new_object and ac and ac.isdigit() and ainfo["object_count"] + 1 > int(ac):
             raise errors.RequestEntityTooLarge("Upload exceeds quota.")
+        pol = ainfo["policies"].get(cinfo["storage_policy"], {})
+        pq = am.get("x-account-sysmeta-quota-bytes-policy-" + cinfo["storage_policy"].lower())
+        if pq and pq.isdigit() and pol.get("bytes_used", 0) + adding > int(pq):
+            raise errors.RequestEntityTooLarge("Upload exceeds policy quota.")
 
 
 async def put_object(account: str, container: str, name: str, body: AsyncIterator[bytes],

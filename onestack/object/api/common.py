@@ -23,11 +23,17 @@ def title(key: str) -> str:
     return "-".join(p[:1].upper() + p[1:] for p in key.split("-"))
 
 
+def trans_id(req: Any) -> str:
+    """Swift's transaction id shape (tx + 21 hex + '-' + 10 hex of the time), from the request id."""
+    hexpart = req.ctx.request_id.replace("req-", "").replace("-", "")[:21].ljust(21, "0")
+    return f"tx{hexpart}-{int(time.time()):010x}"
+
+
 def reply(req: Any, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
           content_type: str | None = None) -> Response:
     h = {title(k): v for k, v in (headers or {}).items()}
     h.setdefault("Content-Type", content_type or (TEXT if status == 204 else HTML))
-    h["X-Trans-Id"] = req.ctx.request_id
+    h["X-Trans-Id"] = trans_id(req)
     if req.method == "HEAD" and "Content-Length" not in h:
         h["Content-Length"] = str(len(body))
     if status == 204:

@@ -338,7 +338,8 @@ async def formpost(req: Any, account: str, container: str, prefix: str) -> Respo
             files.append((filename, data, part.get_content_type()))
         elif name:
             fields[name] = data.decode("utf-8", "replace").strip()
-    path = f"/v1/{account}/{container}" + (f"/{prefix}" if prefix else "")
+    # signed over Swift's /v1/... path, or over the full path under the /object mount
+    paths = [f"/v1/{account}/{container}" + (f"/{prefix}" if prefix else ""), req.raw.url.path]
     redirect = fields.get("redirect", "")
     try:
         max_size = int(fields.get("max_file_size", "0"))
@@ -350,14 +351,15 @@ async def formpost(req: Any, account: str, container: str, prefix: str) -> Respo
         raise errors.Unauthorized("FormPost: Form Expired")
     sig = fields.get("signature", "")
     parsed = _parse_sig(sig)
-    body_txt = f"{path}\n{redirect}\n{fields.get('max_file_size', '')}\n" \
-               f"{fields.get('max_file_count', '')}\n{fields.get('expires', '')}"
     ok = False
     if parsed is not None:
         fn, given = parsed
         for key in await run_in_threadpool(_temp_url_keys, account, container):
-            if hmac.compare_digest(hmac.new(key.encode(), body_txt.encode(), fn).digest(), given):
-                ok = True
+            for path in paths:
+                body_txt = f"{path}\n{redirect}\n{fields.get('max_file_size', '')}\n" \
+                           f"{fields.get('max_file_count', '')}\n{fields.get('expires', '')}"
+                if hmac.compare_digest(hmac.new(key.encode(), body_txt.encode(), fn).digest(), given):
+                    ok = True
     if not ok:
         raise errors.Unauthorized("FormPost: Invalid Signature")
     if len(files) > max_count:
@@ -465,14 +467,16 @@ def static_web(req: Any, account: str, container: str, cinfo: dict[str, Any],
         except errors.NotFound:
             info = None
         if info is not None:
-            data = service.read_small(info)
-            return reply(req, 200, data, {"ETag": info.data_etag}, info.content_type)
+            from onestack.object.api import swift
+            return swift._serve(req, info, "acl", 0)
     if listings:
         rows = service.list_objects(account, container, prefix=subpath, delimiter="/", limit=10000)
         items = "".join(
             f'<tr><td><a href="{quote(r.get("subdir") or r["name"])}">'
             f'{escape(r.get("subdir") or r["name"])}</a></td></tr>' for r in rows)
+        css = meta.get("x-container-meta-web-listings-css")
+        link = f'<link rel="stylesheet" type="text/css" href="{escape(css)}" />' if css else ""
         html = (f"<!DOCTYPE html><html><head><title>Listing of /{escape(account)}/{escape(container)}/"
-                f"{escape(subpath)}</title></head><body><table>{items}</table></body></html>")
+                f"{escape(subpath)}</title>{link}</head><body><table>{items}</table></body></html>")
         return reply(req, 200, html.encode(), {}, "text/html; charset=UTF-8")
     return None

@@ -14,7 +14,7 @@ ROUTES = [
     route("GET", A, swift.account_get, **ANON),
     route("POST", A, swift.account_post, stream=True, **ANON),
     route("PUT", A, swift.account_put, stream=True, **ANON),
-    route("DELETE", A, swift.account_delete, **ANON),
+    route("DELETE", A, swift.account_delete, stream=True, **ANON),
     route("OPTIONS", A, middleware.preflight, auth=False),
     route("GET", C, swift.container_get, **ANON),
     route("PUT", C, swift.container_put, stream=True, **ANON),

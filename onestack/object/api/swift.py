@@ -105,6 +105,9 @@ def _account_headers(req: Any, account: str, info: dict[str, Any], owner: bool) 
             if not owner and k.startswith(("x-account-meta-temp-url-key",)):
                 continue
             h[title(k)] = v
+    for k, v in meta.items():
+        if k.startswith("x-account-sysmeta-quota-"):
+            h["X-Account-Quota-" + title(k[len("x-account-sysmeta-quota-"):])] = v
     acl = meta.get("x-account-sysmeta-core-access-control")
     if acl and owner:
         h["X-Account-Access-Control"] = acl
@@ -112,6 +115,8 @@ def _account_headers(req: Any, account: str, info: dict[str, Any], owner: bool) 
 
 
 def account_get(req: Any) -> Response:
+    if req.params["account"] in ("crossdomain.xml", "healthcheck", "info"):
+        return root(req)   # clients that resolve these against the versioned URL
     account = common.check_account(req.params["account"])
     how = common.authorize(req, account, account_level=False)
     owner = how == "owner" or common.is_reseller(req)
@@ -134,9 +139,17 @@ async def account_post(req: Any) -> Response:
     for k in list(meta):
         if k.startswith("x-account-meta-quota-") and not reseller:
             raise errors.Forbidden("Only a reseller admin may set account quotas.")
-    if "x-account-meta-quota-bytes" in meta and meta["x-account-meta-quota-bytes"] and \
-            not meta["x-account-meta-quota-bytes"].isdigit():
-        raise errors.BadRequest("Invalid bytes quota.")
+    # Swift >= 2.34 quota headers (X-Account-Quota-Bytes/-Count[-Policy-<name>]): reseller only
+    for k, v in req.headers.items():
+        k = k.lower()
+        for prefix, value in (("x-account-quota-", v), ("x-remove-account-quota-", "")):
+            if k.startswith(prefix):
+                if not reseller:
+                    raise errors.Forbidden("Only a reseller admin may set account quotas.")
+                meta["x-account-sysmeta-quota-" + k[len(prefix):]] = value.strip()
+    for k, v in meta.items():
+        if "quota-" in k and v and not v.isdigit():
+            raise errors.BadRequest("Invalid quota value.")
     acl = req.headers.get("x-account-access-control")
     if acl is not None:
         meta["x-account-sysmeta-core-access-control"] = _validate_account_acl(acl)
@@ -169,8 +182,10 @@ async def account_put(req: Any) -> Response:
     raise errors.MethodNotAllowed()
 
 
-def account_delete(req: Any) -> Response:
-    common.check_account(req.params["account"])
+async def account_delete(req: Any) -> Response:
+    account = common.check_account(req.params["account"])
+    if "bulk-delete" in req.query:
+        return await middleware.bulk_delete(req, account)
     raise errors.MethodNotAllowed()
 
 
@@ -267,7 +282,7 @@ async def container_post(req: Any) -> Response:
     account = common.check_account(req.params["account"])
     container = common.check_container(req.params["container"])
     ctype = req.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data") and not req.headers.get("x-auth-token"):
+    if ctype.startswith("multipart/form-data"):
         return await middleware.formpost(req, account, container, "")
     common.authorize(req, account, container, write=True, account_level=True)
     meta = _container_meta(req)
@@ -390,7 +405,7 @@ def object_get(req: Any) -> Response:
     try:
         info = service.open_object(account, container, name)
     except errors.NotFound:
-        raise errors.NotFound(headers={"X-Trans-Id": req.ctx.request_id}) from None
+        raise errors.NotFound(headers={"X-Trans-Id": common.trans_id(req)}) from None
     return _serve(req, info, how, depth=0)
 
 
@@ -471,7 +486,7 @@ def _ranged(req: Any, headers: dict[str, str], total: int, source: Any,
     if ranges is False:
         ranges = large.parse_range(req.headers.get("range"), total) if req.headers.get("range") else None
     h = {title(k): v for k, v in headers.items()}
-    h["X-Trans-Id"] = req.ctx.request_id
+    h["X-Trans-Id"] = common.trans_id(req)
     if req.method == "HEAD":
         if close:
             close()
@@ -653,7 +668,7 @@ async def object_post(req: Any) -> Response:
     account = common.check_account(req.params["account"])
     container = common.check_container(req.params["container"])
     ctype = req.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data") and not req.headers.get("x-auth-token"):
+    if ctype.startswith("multipart/form-data"):
         return await middleware.formpost(req, account, container, req.params["path"])
     name = common.check_object(req.params["path"])
     middleware.tempurl_check(req, account, container, name)
