@@ -120,7 +120,9 @@ class App:
             route, params = match(spec.routes, request.method, subpath)
             if route.auth or (route.auth_optional and request.headers.get("x-auth-token")):
                 ctx = await auth.context_for(request.headers, rid, spec.name, self.public_url,
-                                             optional=route.auth_optional)
+                                             optional=route.auth_optional,
+                                             service_types=(spec.service_type, *spec.catalog_names),
+                                             method=request.method, path=subpath)
             else:
                 ctx = RequestContext(request_id=rid, service=spec.name)
             if spec.microversion is not None and route.microversioned:

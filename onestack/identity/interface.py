@@ -103,3 +103,25 @@ def project_roles(user_id: str, project_id: str) -> list[str]:
         if p is None or u is None or not u.enabled or not p.enabled or p.is_domain:
             return []
         return [r["name"] for r in service.effective_roles(s, service.direct_role_ids(s, user_id, project=p))]
+
+
+def _rule_regex(path: str) -> Any:
+    import re
+    out = []
+    for part in re.split(r"(\*\*|\*)", path):
+        out.append(".*" if part == "**" else "[^/]+" if part == "*" else re.escape(part))
+    return re.compile("^" + "".join(out) + "/?$")
+
+
+def access_allowed(data: tokens.TokenData, service_types: tuple[str, ...], method: str, path: str) -> bool:
+    """Does the application credential behind a token (if it has access rules) allow
+    ``method path`` on a service of one of ``service_types``? ``path`` is as the service
+    sees it (e.g. /v2.1/servers); in a rule, ``*`` matches one path segment, ``**`` any."""
+    rules = (data.body.get("application_credential") or {}).get("access_rules")
+    if not rules:
+        return True
+    for rule in rules:
+        if rule.get("service") in service_types and rule.get("method") == method \
+                and _rule_regex(rule.get("path", "")).match(path.rstrip("/") or "/"):
+            return True
+    return False

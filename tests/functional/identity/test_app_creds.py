@@ -131,3 +131,28 @@ def test_access_rules(cloud, adm):
         cloud.request("DELETE", f"{base}/application_credentials/{a['id']}", token=pu.token)
     assert cloud.request("DELETE", f"{base}/access_rules/{rid}", token=pu.token).status == 204
     assert cloud.request("GET", f"{base}/access_rules/{rid}", token=pu.token).status == 404
+
+
+def test_access_rules_are_enforced(cloud, adm):
+    pu = make_project_user(cloud, "member", adm)
+    base = f"/v3/users/{pu.user_id}/application_credentials"
+    ac = cloud.request("POST", base, token=pu.token, body={"application_credential": {
+        "name": "only-projects", "access_rules": [
+            {"service": "identity", "path": "/v3/auth/projects", "method": "GET"},
+            {"service": "identity", "path": "/v3/users/*/application_credentials", "method": "GET"}]}}
+    ).json()["application_credential"]
+    tok = _appcred_token(cloud, ac["id"], ac["secret"]).headers["x-subject-token"]
+    assert cloud.request("GET", "/v3/auth/projects", token=tok).status == 200
+    assert cloud.request("GET", "/identity/v3/auth/projects", token=tok).status == 200
+    assert cloud.request("GET", base, token=tok).status == 200
+    # anything else is refused with 401, as keystonemiddleware does
+    for method, path in (("GET", "/v3/auth/domains"), ("DELETE", f"{base}/{ac['id']}"),
+                         ("GET", f"{base}/{ac['id']}"), ("GET", "/v3/users/" + pu.user_id)):
+        r = cloud.request(method, path, token=tok)
+        assert r.status == 401, (method, path, r)
+    assert cloud.request("GET", f"{base}/{ac['id']}", token=pu.token).status == 200
+    # an app cred without rules is not limited
+    free = cloud.request("POST", base, token=pu.token, body={"application_credential": {"name": "free"}}
+                         ).json()["application_credential"]
+    ftok = _appcred_token(cloud, free["id"], free["secret"]).headers["x-subject-token"]
+    assert cloud.request("GET", "/v3/auth/domains", token=ftok).status == 200
