@@ -14,6 +14,11 @@ import logging
 import time
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in requirements.lock
+    orjson = None  # type: ignore[assignment]
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,8 +49,18 @@ def _to_response(result: Any) -> Response:
     if isinstance(result.body, (bytes, str)):
         return Response(result.body, status_code=result.status, headers=result.headers,
                         media_type=result.content_type)
-    return Response(json.dumps(result.body, separators=(",", ":")).encode(), status_code=result.status,
+    return Response(dumps(result.body), status_code=result.status,
                     headers=result.headers, media_type=result.content_type)
+
+
+def dumps(body: Any) -> bytes:
+    """Compact JSON (orjson when it can: the token body with its catalog is ~20x faster)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(body)
+        except TypeError:
+            pass  # e.g. an int beyond 64 bits: the standard library handles it
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -135,6 +150,8 @@ class App:
                       service_url=base + mount.prefix)
             if inspect.iscoroutinefunction(route.handler):
                 result = await route.handler(req)
+            elif route.inline is True or (route.inline and route.inline(request)):
+                result = route.handler(req)
             else:
                 result = await run_in_threadpool(route.handler, req)
             response = _to_response(result)

@@ -25,6 +25,10 @@ class Route:
     auth_optional: bool = False  # token used when present (Swift ACLs, anonymous reads)
     stream: bool = False       # body not read in advance (uploads); handler must be async
     microversioned: bool = True
+    # Run a sync handler on the event loop instead of a worker thread: True, or a predicate
+    # over the (Starlette) request. Only for handlers that do no I/O in that case (e.g. token
+    # validation when the subject token is in the cache): the thread hop costs more than they do.
+    inline: bool | Callable[[Any], bool] = False
     regex: re.Pattern[str] = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -280,6 +280,14 @@ def cached(token: str) -> TokenData | None:
     return _cache.get(token)
 
 
+def subject_cached(request: Any) -> bool:
+    """Is this request's X-Subject-Token already validated in the cache? Then validating it
+    needs no I/O and the API runs the handler on the event loop (``Route.inline``)."""
+    subject = request.headers.get("x-subject-token")
+    return bool(subject) and "allow_expired" not in request.query_params \
+        and _cache.get(subject) is not None
+
+
 def validate(token: str, allow_expired: bool = False) -> TokenData:
     """Full validation (cache, then decrypt + DB). Raises NotFound for any invalid token."""
     if not allow_expired:

@@ -1,13 +1,14 @@
 """Identity's route table (explicit). Paths are relative to the mount (/identity or /)."""
 from onestack.api.routing import route
+from onestack.identity import tokens
 from onestack.identity.api import auth, directory_routes, extra_routes, versions
 
 ROUTES = [
     route("GET", "/", versions.root, auth=False),
     route("GET", "/v3", versions.v3, auth=False),
     route("POST", "/v3/auth/tokens", auth.issue, auth=False),
-    route("GET", "/v3/auth/tokens", auth.validate),
-    route("HEAD", "/v3/auth/tokens", auth.check),
+    route("GET", "/v3/auth/tokens", auth.validate, inline=tokens.subject_cached),
+    route("HEAD", "/v3/auth/tokens", auth.check, inline=tokens.subject_cached),
     route("DELETE", "/v3/auth/tokens", auth.revoke),
     route("GET", "/v3/auth/catalog", auth.auth_catalog),
     route("GET", "/v3/auth/projects", auth.auth_projects),

@@ -27,6 +27,7 @@ def engine(tmp_path):
     e = policy._Engine()
     e.register(RULES)
     e.load_file(str(tmp_path / "policy.yaml"))
+    e.reload_interval = 0   # look at the file on every decision (production: once a second)
     return e
 
 
@@ -119,6 +120,15 @@ def test_override_may_reference_operator_defined_aliases(engine, tmp_path):
     _write_policy(tmp_path / "policy.yaml",
                   '"my_readers": "role:auditor"\n"demo:closed": "rule:my_readers"\n')
     assert engine.enforce(member(roles=["auditor"]), "demo:closed", {})
+
+
+def test_reload_is_throttled(engine, tmp_path):
+    engine.reload_interval = 3600
+    engine.enforce(member(), "demo:open", {})
+    _write_policy(tmp_path / "policy.yaml", '"demo:closed": "role:member"\n')
+    assert not engine.enforce(member(), "demo:closed", {}, fatal=False)  # not looked at yet
+    engine.reload_interval = 0
+    assert engine.enforce(member(), "demo:closed", {})
 
 
 def test_policy_file_must_be_a_mapping(engine, tmp_path):
