@@ -346,6 +346,17 @@ def _listing_values(headers: dict[str, str], size: int, etag: str) -> tuple[int,
     return size, etag
 
 
+def listing_content_type(account: str, headers: dict[str, str]) -> str:
+    """The content type a listing row records; a symlink's target rides along as parameters
+    (as Swift does) so listings can show ``symlink_path`` without opening the object."""
+    ct = headers.get("content-type", "application/octet-stream")
+    target = headers.get("x-symlink-target")
+    if target:
+        ct += f";symlink_target={target};symlink_target_account=" \
+              f"{headers.get('x-symlink-target-account', account)}"
+    return ct
+
+
 def _check_container(account: str, container: str) -> dict[str, Any]:
     info = backend().container_db(account, container).info()
     if info is None:
@@ -434,7 +445,7 @@ def _commit(account: str, container: str, name: str, writer: Any, headers: dict[
     writer.commit(ts, {"headers": headers})
     size, etag = _listing_values(headers, writer.length, writer.etag)
     row = {"name": name, "ts": ts, "meta_ts": None, "size": size,
-           "content_type": headers.get("content-type", "application/octet-stream"),
+           "content_type": listing_content_type(account, headers),
            "etag": etag, "last_modified": iso_date(ts), "delete_at": delete_at}
     _publish(account, container, name, row)
     return ObjectInfo(account, container, name, row, headers)
@@ -472,8 +483,9 @@ def post_object(account: str, container: str, name: str, headers: dict[str, str]
     info.close()
     ts = new_ts()
     b.files.write_meta(account, container, name, ts, headers)
-    values: dict[str, Any] = {"meta_ts": ts, "content_type": headers.get(
-        "content-type", info.row["content_type"]), "last_modified": iso_date(ts)}
+    values: dict[str, Any] = {"meta_ts": ts, "content_type": listing_content_type(account, headers)
+                              if "content-type" in headers else info.row["content_type"],
+                              "last_modified": iso_date(ts)}
     if delete_at is not False:
         values["delete_at"] = delete_at
     cdb = b.container_db(account, container)
@@ -524,7 +536,7 @@ def copy_object(src: ObjectInfo, account: str, container: str, name: str,
         meta_ts = ts
     size, etag = _listing_values(headers, src.length, src.data_etag)
     row = {"name": name, "ts": ts, "meta_ts": meta_ts, "size": size,
-           "content_type": headers.get("content-type", "application/octet-stream"),
+           "content_type": listing_content_type(account, headers),
            "etag": etag, "last_modified": iso_date(ts), "delete_at": delete_at}
     _publish(account, container, name, row, archive=archive)
     return ObjectInfo(account, container, name, row, headers)

@@ -197,6 +197,15 @@ def listing_params(req: Any, cap: int) -> dict[str, Any]:
     return params
 
 
+def split_content_type(ct: str) -> tuple[str, str | None]:
+    """(content type, symlink path or None) of a listing row's content type."""
+    if ";symlink_target=" not in ct:
+        return ct, None
+    base, _, rest = ct.partition(";symlink_target=")
+    target, _, account = rest.partition(";symlink_target_account=")
+    return base, f"/v1/{account}/{target}"
+
+
 def render_container_listing(req: Any, container: str, rows: list[dict[str, Any]],
                              headers: dict[str, str]) -> Response:
     fmt = listing_format(req)
@@ -206,8 +215,12 @@ def render_container_listing(req: Any, container: str, rows: list[dict[str, Any]
             if "subdir" in r:
                 items.append({"subdir": r["subdir"]})
             else:
-                items.append({"name": r["name"], "hash": r["etag"], "bytes": r["size"],
-                              "content_type": r["content_type"], "last_modified": r["last_modified"]})
+                ctype, link = split_content_type(r["content_type"])
+                item = {"name": r["name"], "hash": r["etag"], "bytes": r["size"],
+                        "content_type": ctype, "last_modified": r["last_modified"]}
+                if link:
+                    item["symlink_path"] = link
+                items.append(item)
         return reply(req, 200, json.dumps(items).encode(), headers, JSON)
     if fmt == "xml":
         parts = ['<?xml version="1.0" encoding="UTF-8"?>\n', f"<container name={quoteattr(container)}>"]
@@ -216,7 +229,7 @@ def render_container_listing(req: Any, container: str, rows: list[dict[str, Any]
                 parts.append(f"<subdir name={quoteattr(r['subdir'])}><name>{escape(r['subdir'])}</name></subdir>")
             else:
                 parts.append(f"<object><name>{escape(r['name'])}</name><hash>{escape(r['etag'])}</hash>"
-                             f"<bytes>{r['size']}</bytes><content_type>{escape(r['content_type'])}"
+                             f"<bytes>{r['size']}</bytes><content_type>{escape(split_content_type(r['content_type'])[0])}"
                              f"</content_type><last_modified>{r['last_modified']}</last_modified></object>")
         parts.append("</container>")
         return reply(req, 200, "".join(parts).encode(), headers, XML)

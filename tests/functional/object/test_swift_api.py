@@ -303,6 +303,9 @@ def test_symlink(demo, cont):
     g = demo.req("GET", f"/{cont}/link?symlink=get")
     assert g.body == b"" and g.headers["x-symlink-target"] == f"{cont}/target"
     assert put(demo, f"/{cont}/link2", b"x", {"X-Symlink-Target": f"{cont}/target"}).status == 400
+    row = next(r for r in demo.req("GET", f"/{cont}?format=json").json() if r["name"] == "link")
+    assert row["content_type"] == "application/symlink"
+    assert row["symlink_path"] == f"/v1/{demo.account}/{cont}/target"
 
 
 def test_bulk_delete_and_extract_archive(demo, uniq):
