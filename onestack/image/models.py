@@ -91,3 +91,31 @@ class ImageTask(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class MetadefNamespace(Base):
+    """A metadata-definition namespace (/v2/metadefs/namespaces)."""
+    __tablename__ = "image_metadef_namespaces"
+
+    namespace: Mapped[str] = mapped_column(String(80), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    visibility: Mapped[str] = mapped_column(String(32), default="private")
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MetadefItem(Base):
+    """An object, property, tag or resource-type association inside a namespace."""
+    __tablename__ = "image_metadef_items"
+
+    namespace: Mapped[str] = mapped_column(
+        String(80), ForeignKey("image_metadef_namespaces.namespace", ondelete="CASCADE",
+                               onupdate="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)   # object|property|tag|resource_type
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    body: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

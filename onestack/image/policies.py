@@ -58,6 +58,14 @@ RULES = [
     _r("get_task", ADMIN, "Get an image task", ("GET", "/v2/tasks/{task_id}")),
     _r("get_tasks", ADMIN, "List image tasks", ("GET", "/v2/tasks")),
     _r("add_task", ADMIN, "Create an image task", ("POST", "/v2/tasks")),
+    *[_r(f"{action}_{what}", (f"{ADMIN} or (role:reader and (project_id:%(project_id)s or "
+                              "'public':%(visibility)s))") if action in ("get", "list") else ADMIN,
+         f"{action} {what.replace('_', ' ')}")
+      for what in ("metadef_namespace", "metadef_namespaces", "metadef_object", "metadef_objects",
+                   "metadef_property", "metadef_propertys", "metadef_tag", "metadef_tags",
+                   "metadef_resource_type_association", "metadef_resource_type_associations",
+                   "metadef_resource_types")
+      for action in ("get", "add", "modify", "delete", "remove", "list")],
     _r("stores_info_detail", ADMIN, "Expose store specific information",
        ("GET", "/v2/info/stores/detail")),
 ]

@@ -181,3 +181,57 @@ def show_task(req: Req) -> dict:
 
 def show_tasks(req: Req) -> dict:
     return tasks_schema()
+
+
+_METADEF_NAMES = {"namespace": "namespace", "namespaces": "namespaces", "object": "object",
+                  "objects": "objects", "property": "property", "properties": "properties",
+                  "resource_type": "resource_type_association",
+                  "resource_types": "resource_type_associations", "tag": "tag", "tags": "tags"}
+
+
+def _metadef_single(kind: str) -> dict[str, Any]:
+    s = {"type": "string"}
+    common = {"created_at": {"type": "string", "readOnly": True, "format": "date-time"},
+              "updated_at": {"type": "string", "readOnly": True, "format": "date-time"}}
+    props: dict[str, Any] = {
+        "namespace": {"namespace": {"type": "string", "maxLength": 80},
+                      "display_name": {"type": "string", "maxLength": 80},
+                      "description": {"type": "string", "maxLength": 500},
+                      "visibility": {"type": "string", "enum": ["public", "private"]},
+                      "protected": {"type": "boolean"}, "owner": {"type": "string", "maxLength": 255},
+                      "resource_type_associations": {"type": "array"},
+                      "properties": {"type": "object"}, "objects": {"type": "array"},
+                      "tags": {"type": "array"}, "schema": s, "self": s, **common},
+        "object": {"name": {"type": "string", "maxLength": 80}, "description": s,
+                   "required": {"type": "array", "items": s}, "properties": {"type": "object"},
+                   "schema": s, "self": s, **common},
+        "property": {"name": {"type": "string", "maxLength": 80}, "title": s, "description": s,
+                     "type": {"type": "string", "enum": [t for t in
+                              ("array", "boolean", "integer", "number", "object", "string")]},
+                     "enum": {"type": "array"}, "default": {}, "readonly": {"type": "boolean"}},
+        "resource_type": {"name": {"type": "string", "maxLength": 80}, "prefix": s,
+                          "properties_target": s, **common},
+        "tag": {"name": {"type": "string", "maxLength": 255}, **common},
+    }[kind]
+    out: dict[str, Any] = {"name": _METADEF_NAMES[kind], "properties": props,
+                           "additionalProperties": False}
+    if kind in ("namespace", "object", "property", "resource_type", "tag"):
+        out["required"] = ["namespace"] if kind == "namespace" else ["name"]
+    if kind == "property":
+        out["required"] = ["name", "title", "type"]
+    return out
+
+
+def metadef_schema(req: Req) -> dict:
+    which = req.path.rstrip("/").rsplit("/", 1)[1]
+    single = {"namespaces": "namespace", "objects": "object", "properties": "property",
+              "resource_types": "resource_type", "tags": "tag"}
+    if which in single:
+        item = _metadef_single(single[which])
+        key = {"resource_types": "resource_type_associations"}.get(which, which)
+        return {"name": _METADEF_NAMES[which], "properties": {
+            key: {"type": "array", "items": item}, "schema": {"type": "string"},
+            "first": {"type": "string"}, "next": {"type": "string"}},
+            "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},
+                      {"rel": "describedby", "href": "{schema}"}]}
+    return _metadef_single(which)
