@@ -454,10 +454,10 @@ def _set_password(s: Any, user: m.User, password: str | None, admin_reset: bool)
         recent = list(s.scalars(select(m.PasswordHistory.password_hash)
                                 .where(m.PasswordHistory.user_id == user.id)
                                 .order_by(m.PasswordHistory.id.desc())
-                                .limit(c.unique_last_password_count - 1)))
+                                .limit(c.unique_last_password_count)))
         if any(passwords.check_password(password, h) for h in recent):
-            raise errors.ValidationError("Password validation error: the new password must not match "
-                                         "a recently used one.")
+            raise errors.ValidationError(f"Password validation error: the new password must not match "
+                                         f"any of the last {c.unique_last_password_count} passwords.")
     now = utcnow()
     user.password_hash = passwords.hash_password(password, c.password_hash_rounds)
     user.password_created_at = now

@@ -58,7 +58,7 @@ ROUTES = [
     route("GET", "/v3/users/{user_id}", users.show_user),
     route("PATCH", "/v3/users/{user_id}", users.update_user),
     route("DELETE", "/v3/users/{user_id}", users.delete_user),
-    route("POST", "/v3/users/{user_id}/password", users.change_password, auth_optional=True),
+    route("POST", "/v3/users/{user_id}/password", users.change_password, auth=False),  # the original password authenticates
     route("GET", "/v3/users/{user_id}/projects", users.user_projects),
     route("GET", "/v3/users/{user_id}/groups", users.user_groups),
 
