@@ -6,20 +6,22 @@ import functools
 import json
 from typing import Any
 
-import jsonschema
-from jsonschema import Draft4Validator
-
 from onestack import errors
+
+# jsonschema is imported on first use (it costs ~0.1 s of every start-up otherwise).
 
 
 @functools.lru_cache(maxsize=512)
-def _validator(schema_json: str) -> Draft4Validator:
-    return Draft4Validator(json.loads(schema_json), format_checker=jsonschema.FormatChecker())
+def _validator(schema_json: str) -> Any:
+    import jsonschema
+    return jsonschema.Draft4Validator(json.loads(schema_json),
+                                      format_checker=jsonschema.FormatChecker())
 
 
 def validate(body: Any, schema: dict[str, Any], prefix: str = "Invalid input for field/attribute",
              error: type[errors.OpenStackError] = errors.ValidationError) -> Any:
     """Raise ``error`` (400 by default) unless ``body`` matches ``schema``; returns ``body``."""
+    import jsonschema.exceptions
     v = _validator(json.dumps(schema, sort_keys=True))
     err = jsonschema.exceptions.best_match(v.iter_errors(body))
     if err is not None:
