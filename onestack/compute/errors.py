@@ -36,7 +36,11 @@ class QuotaExceeded(errors.OverQuota):
 
 
 class NoValidHost(Exception):
-    """Scheduling found no host (becomes an ERROR fault with code 500)."""
+    """Scheduling found no host (becomes an ERROR fault with code 500; ``details`` says why)."""
+
+    def __init__(self, details: str = ""):
+        super().__init__("No valid host was found. There are not enough hosts available.")
+        self.details = details
 
 
 class ServiceUnavailable(errors.BadRequest):

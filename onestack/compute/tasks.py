@@ -96,7 +96,7 @@ def build_place_and_spawn(run: TaskRun) -> None:
                 chosen, _alts = scheduler.select_and_claim(run.resource_id, spec, flavors.resources(flavor),
                                                            run.project_id, user_id, exclude_hosts=tried)
             except NoValidHost as e:
-                _no_valid_host(run, str(e))
+                _no_valid_host(run, str(e), e.details)
                 run.payload["failed"] = True
                 return
             host = chosen["host"]
@@ -197,7 +197,7 @@ def _prepare_volumes(run: TaskRun, ctx: RequestContext) -> list[dict[str, Any]]:
     return out
 
 
-def _no_valid_host(run: TaskRun, message: str) -> None:
+def _no_valid_host(run: TaskRun, message: str, details: str = "") -> None:
     with db.write() as s:
         srv = _load(s, run)
         srv.vm_state, srv.task_state, srv.host, srv.node = st.ERROR, None, None, None
@@ -205,7 +205,7 @@ def _no_valid_host(run: TaskRun, message: str) -> None:
         mapping = s.get(m.InstanceMapping, srv.uuid)
         if mapping is not None:
             mapping.cell_name = "cell0"
-        svc.set_fault(srv, 500, message, "")
+        svc.set_fault(srv, 500, message, details)
         srv.updated_at = utcnow()
         if run.payload.get("action_id"):
             svc.finish_event(s, run.payload["action_id"], "conductor_schedule_and_build_instances", "Error",

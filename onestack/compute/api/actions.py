@@ -191,7 +191,9 @@ def _password() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
 
 
-def _create_image(req: Req, s: Any, srv: m.Server, data: Any, backup: bool = False) -> Reply:
+def _image_prepare(req: Req, s: Any, srv: m.Server, data: Any, backup: bool) -> dict[str, Any]:
+    """Validate a createImage/createBackup request (read transaction); returns what the
+    image service needs, so the image is created outside any compute write transaction."""
     if backup:
         _v(data, obj({"name": NAME, "backup_type": {"type": "string"}, "rotation": {"type": ["integer", "string"],
                                                                                   "pattern": "^[0-9]+$", "minimum": 0},
@@ -202,7 +204,7 @@ def _create_image(req: Req, s: Any, srv: m.Server, data: Any, backup: bool = Fal
         req.ctx.can("os_compute_api:servers:create_image", target(srv))
     action = "createBackup" if backup else "createImage"
     svc.check_state(srv, action, svc.SIMPLE[action][0])
-    img_iface = deps.image("server snapshots")
+    deps.image("server snapshots")
     props = {"instance_uuid": srv.uuid, "image_type": "backup" if backup else "snapshot",
              "base_image_ref": srv.image_ref, "user_id": req.ctx.user_id, "image_location": "snapshot",
              "owner_project_name": req.ctx.project_name or "", "owner_user_name": req.ctx.user_name or ""}
@@ -210,16 +212,28 @@ def _create_image(req: Req, s: Any, srv: m.Server, data: Any, backup: bool = Fal
         props[k] = v
     if backup:
         props["backup_type"] = data["backup_type"]
-    base_props = (srv.system_metadata or {}).get("image_properties") or {}
-    for k, v in base_props.items():
+    for k, v in ((srv.system_metadata or {}).get("image_properties") or {}).items():
         props.setdefault(k, v)
-    image = img_iface.create_image(req.ctx, data["name"], "raw", "bare", props,
-                                   min_disk=srv.flavor.get("disk", 0),
-                                   min_ram=(srv.system_metadata or {}).get("image_min_ram") or 0)
-    svc.start_action(s, req.ctx, srv, action, {"image_id": image["id"]})
+    return {"name": data["name"], "props": props, "min_disk": srv.flavor.get("disk", 0),
+            "min_ram": (srv.system_metadata or {}).get("image_min_ram") or 0, "action": action}
+
+
+def _create_image(req: Req, server_id: str, data: Any, backup: bool = False) -> Reply:
+    with db.read() as s:
+        prep = _image_prepare(req, s, load(s, req), data, backup)
+    img_iface = deps.image("server snapshots")
+    image = img_iface.create_image(req.ctx, prep["name"], "raw", "bare", prep["props"],
+                                   min_disk=prep["min_disk"], min_ram=prep["min_ram"])
+    try:
+        with db.write() as s:
+            srv = load(s, req)
+            svc.start_action(s, req.ctx, srv, prep["action"], {"image_id": image["id"]}, check_locked=False)
+    except Exception:
+        img_iface.delete_image(req.ctx, image["id"])
+        raise
     if views.mv(req, "2.45"):
         return Reply(202, {"image_id": image["id"]})
-    return Reply(202, None, {"location": f"{req.service_url.replace('/compute', '/image')}/v2/images/{image['id']}"})
+    return Reply(202, None, {"location": f"{req.base_url}/image/v2/images/{image['id']}"})
 
 
 def _console_output(req: Req, s: Any, srv: m.Server, data: Any) -> dict:
@@ -324,17 +338,26 @@ def _evacuate(req: Req, s: Any, srv: m.Server, data: Any) -> Any:
     return Reply(200, {"adminPass": password})
 
 
-def _shelve(req: Req, s: Any, srv: m.Server, data: Any) -> Reply:
-    req.ctx.can("os_compute_api:os-shelve:shelve", target(srv))
-    svc.check_lock(req.ctx, srv)
-    svc.check_state(srv, "shelve", svc.SIMPLE["shelve"][0])
+def _shelve(req: Req, server_id: str, data: Any) -> Reply:
+    with db.read() as s:
+        srv = load(s, req)
+        req.ctx.can("os_compute_api:os-shelve:shelve", target(srv))
+        svc.check_lock(req.ctx, srv)
+        svc.check_state(srv, "shelve", svc.SIMPLE["shelve"][0])
+        name, image_ref = srv.name, srv.image_ref
     image_id = None
-    if srv.image_ref and deps.available("image"):
-        img = deps.image().create_image(req.ctx, f"{srv.name}-shelved", "raw", "bare",
-                                        {"instance_uuid": srv.uuid, "image_type": "snapshot",
-                                         "base_image_ref": srv.image_ref})
+    if image_ref and deps.available("image"):
+        img = deps.image().create_image(req.ctx, f"{name}-shelved", "raw", "bare",
+                                        {"instance_uuid": server_id, "image_type": "snapshot",
+                                         "base_image_ref": image_ref})
         image_id = img["id"]
-    svc.start_action(s, req.ctx, srv, "shelve", {"image_id": image_id})
+    try:
+        with db.write() as s:
+            svc.start_action(s, req.ctx, load(s, req), "shelve", {"image_id": image_id})
+    except Exception:
+        if image_id:
+            deps.image().delete_image(req.ctx, image_id)
+        raise
     return Reply(202)
 
 
@@ -431,13 +454,12 @@ ACTIONS = {
     "suspend": _simple("os_compute_api:os-suspend-server:suspend", "suspend"),
     "resume": _simple("os_compute_api:os-suspend-server:resume", "resume"),
     "lock": _lock, "unlock": _unlock, "resize": _resize, "confirmResize": _confirm, "revertResize": _revert,
-    "rebuild": _rebuild, "createImage": _create_image,
-    "createBackup": lambda req, s, srv, data: _create_image(req, s, srv, data, backup=True),
+    "rebuild": _rebuild,
     "os-getConsoleOutput": _console_output,
     "os-getVNCConsole": _remote_console_legacy("vnc"), "os-getSPICEConsole": _remote_console_legacy("spice"),
     "os-getSerialConsole": _remote_console_legacy("serial"), "os-getRDPConsole": _remote_console_legacy("rdp"),
     "changePassword": _change_password, "migrate": _migrate, "os-migrateLive": _live_migrate,
-    "evacuate": _evacuate, "shelve": _shelve,
+    "evacuate": _evacuate,
     "shelveOffload": _simple("os_compute_api:os-shelve:shelve_offload", "shelveOffload"),
     "unshelve": _unshelve, "rescue": _rescue, "unrescue": _simple("os_compute_api:os-unrescue", "unrescue"),
     "os-resetState": _reset_state, "injectNetworkInfo": _inject_network_info,
@@ -447,13 +469,20 @@ ACTIONS = {
 }
 
 
+OUTSIDE = {"createImage": _create_image,
+           "createBackup": lambda req, sid, data: _create_image(req, sid, data, backup=True),
+           "shelve": _shelve}
+
+
 def action(req: Req) -> Any:
     data = req.json()
     if not isinstance(data, dict) or len(data) != 1:
         raise errors.BadRequest("Malformed request body: exactly one action is required.")
     name, args = next(iter(data.items()))
-    if name not in ACTIONS:
+    if name not in ACTIONS and name not in OUTSIDE:
         raise errors.BadRequest(f"There is no such action: {name}")
+    if name in OUTSIDE:
+        return OUTSIDE[name](req, req.params["server_id"], args)
     if name in ("forceDelete", "restore"):
         with db.write() as s:
             srv = load(s, req)

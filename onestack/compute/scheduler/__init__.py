@@ -68,7 +68,7 @@ def select_and_claim(server_uuid: str, spec: dict[str, Any], resources: dict[str
     with _LOCK:
         cands = placement.candidates(resources, required, forbidden, limit=c.max_placement_results)
         if not cands:
-            raise NoValidHost("No valid host was found. There are not enough hosts available.")
+            raise NoValidHost("placement returned no allocation candidates for " + str(resources))
         by_rp = {x["rp_uuid"]: x for x in cands}
         with db.read() as s:
             states = host_states(s, by_rp)
@@ -79,7 +79,7 @@ def select_and_claim(server_uuid: str, spec: dict[str, Any], resources: dict[str
         spec = dict(spec, ignore_hosts=list(spec.get("ignore_hosts") or []) + list(exclude_hosts))
         passing, trail = filters.run(states, spec)
         if not passing:
-            raise NoValidHost("No valid host was found. " + "; ".join(trail))
+            raise NoValidHost("; ".join(trail))
         mults = {name: getattr(c, name) for name, _ in weights.WEIGHERS}
         ranked = weights.order(passing, spec, mults)
         for i, h in enumerate(ranked):
@@ -91,7 +91,7 @@ def select_and_claim(server_uuid: str, spec: dict[str, Any], resources: dict[str
                         if not srv.availability_zone or srv.availability_zone != h["az"]:
                             srv.availability_zone = h["az"]
                 return h, [x["host"] for x in ranked[i + 1:i + c.max_attempts]]
-        raise NoValidHost("No valid host was found. Claiming resources failed on every candidate.")
+        raise NoValidHost("claiming resources failed on every candidate")
 
 
 def note_build(host: str, ok: bool) -> None:
