@@ -23,7 +23,7 @@ from onestack.identity import models as m
 from onestack.identity.errors import AuthFailed
 from onestack.identity.service import get_project, get_user
 
-TYPES_WITH_PROJECT = ("ec2",)
+IMMUTABLE_EC2_KEYS = ("trust_id", "app_cred_id", "access_token_id", "access_id")
 
 
 class CredentialNotFound(errors.NotFound):
@@ -101,8 +101,12 @@ def update(s: Any, credential_id: str, values: dict[str, Any]) -> m.Credential:
     if type_ == "ec2":
         if not project_id:
             raise errors.ValidationError("An ec2 credential needs a project_id.")
-        if ec2_id(_ec2_blob(blob)["access"]) != c.id:
-            raise errors.ValidationError("The access key of an ec2 credential cannot change its id.")
+        new = _ec2_blob(blob)
+        if c.type == "ec2":
+            old = json.loads(blob_of(c))
+            for key in IMMUTABLE_EC2_KEYS:
+                if old.get(key) != new.get(key):
+                    raise errors.ValidationError(f"The {key} of an ec2 credential cannot change.")
     if "user_id" in values:
         get_user(s, values["user_id"])
         c.user_id = values["user_id"]
@@ -136,8 +140,8 @@ def ec2_create(s: Any, user_id: str, project_id: str, trust_id: str | None = Non
 
 
 def ec2_get(s: Any, user_id: str, access: str) -> m.Credential:
-    c = s.get(m.Credential, ec2_id(access))
-    if c is None or c.type != "ec2" or c.user_id != user_id:
+    c = by_access(s, access)
+    if c is None or c.user_id != user_id:
         raise CredentialNotFound(credential_id=access)
     return c
 

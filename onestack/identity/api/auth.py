@@ -18,7 +18,7 @@ def issue(req: Req) -> Reply:
     body = req.json_object()
     token, data = service.authenticate(body.get("auth"))
     out = dict(data.body)
-    if not _flag(req, "nocatalog"):
+    if not _flag(req, "nocatalog") and data.payload.scope != "unscoped":   # as keystone
         out["catalog"] = service.catalog(data.payload.project_id, data.payload.user_id)
     return Reply(201, {"token": out}, headers={"X-Subject-Token": token})
 
@@ -38,7 +38,7 @@ def validate(req: Req) -> Reply:
     data = _subject(req)
     req.ctx.can("identity:validate_token", _target(data))
     out = dict(data.body)
-    if not _flag(req, "nocatalog"):
+    if not _flag(req, "nocatalog") and data.payload.scope != "unscoped":   # as keystone
         out["catalog"] = service.catalog(data.payload.project_id, data.payload.user_id)
     return Reply(200, {"token": out}, headers={"X-Subject-Token": req.headers["x-subject-token"]})
 

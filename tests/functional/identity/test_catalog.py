@@ -113,3 +113,13 @@ def test_sdk_lists_catalog(cloud):
     eps = list(conn.identity.endpoints(interface="public"))
     assert eps and all(e.interface == "public" for e in eps)
     assert "RegionOne" in {r.id for r in conn.identity.regions()}
+
+
+def test_unscoped_token_has_no_catalog(cloud):
+    auth = {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": cloud.admin_password}}}}
+    r = cloud.request("POST", "/v3/auth/tokens", body={"auth": {**auth, "scope": "unscoped"}})
+    assert r.status == 201 and "catalog" not in r.json()["token"]
+    scoped = cloud.request("POST", "/v3/auth/tokens", body={"auth": {**auth, "scope": {
+        "project": {"name": "admin", "domain": {"id": "default"}}}}})
+    assert {c["type"] for c in scoped.json()["token"]["catalog"]} >= {"identity"}

@@ -68,6 +68,15 @@ def test_ec2_type_validation(cloud, adm, member):
     r = cloud.request("POST", "/v3/credentials", token=adm.token,
                       body={"credential": {**base, "project_id": member.project_id}})
     assert r.status == 409
+    # the access key may be rotated (the id stays); trust_id may not change
+    rotated = json.dumps({"access": "AK2-" + member.user_id, "secret": "s2"})
+    upd = adm.call("PATCH", f"/v3/credentials/{c['id']}", {"credential": {"blob": rotated}})["credential"]
+    assert upd["id"] == c["id"] and json.loads(upd["blob"])["access"] == "AK2-" + member.user_id
+    shown = adm.call("GET", f"/v3/users/{member.user_id}/credentials/OS-EC2/AK2-{member.user_id}")
+    assert shown["credential"]["secret"] == "s2"
+    r = cloud.request("PATCH", f"/v3/credentials/{c['id']}", token=adm.token, body={"credential": {
+        "blob": json.dumps({"access": "AK2-" + member.user_id, "secret": "s2", "trust_id": "t"})}})
+    assert r.status == 400
     adm.call("DELETE", f"/v3/credentials/{c['id']}")
 
 
