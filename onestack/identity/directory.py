@@ -7,11 +7,13 @@ token means bumps ``tokens.revision`` in the same transaction.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from typing import Any, Iterable
 
 from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from onestack import errors
 from onestack.db.base import new_id, utcnow
@@ -34,6 +36,17 @@ COMPARATORS = ("contains", "icontains", "startswith", "istartswith", "endswith",
 
 
 # ------------------------------------------------------------------ helpers
+@contextlib.contextmanager
+def unique_writes() -> Any:
+    """Wrap a write unit of work: a unique-constraint race lost to a concurrent request
+    (the name checks above run first, so only a race gets here) is a 409, not a 500."""
+    try:
+        yield
+    except IntegrityError:
+        raise errors.Conflict("Conflict occurred attempting to store the resource - a concurrent "
+                              "request stored a duplicate entry first.") from None
+
+
 def _bump(s: Any) -> None:
     tokens.revision.bump(s)
 

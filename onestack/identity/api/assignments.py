@@ -50,7 +50,7 @@ def _enforce(req: Req, action: str, with_role: bool) -> None:
 def grant(req: Req) -> None:
     _enforce(req, "create", True)
     actor, actor_id, tgt, tgt_id = _parts(req)
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.create_grant(s, actor, actor_id, tgt, tgt_id, req.params["role_id"], _inherited(req))
 
 
@@ -64,7 +64,7 @@ def check(req: Req) -> None:
 def revoke(req: Req) -> None:
     _enforce(req, "revoke", True)
     actor, actor_id, tgt, tgt_id = _parts(req)
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.revoke_grant(s, actor, actor_id, tgt, tgt_id, req.params["role_id"], _inherited(req))
 
 

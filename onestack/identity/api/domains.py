@@ -27,7 +27,7 @@ def list_domains(req: Req) -> dict:
 def create_domain(req: Req) -> Reply:
     values = member_body(req, DOMAIN, "create")
     req.ctx.can("identity:create_domain", target(req, domain=values))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         d = directory.create_domain(s, values)
         return Reply(201, {"domain": _view(req, s, d)})
 
@@ -44,7 +44,7 @@ def update_domain(req: Req) -> dict:
     with db.read() as s:
         d = get_domain(s, req.params["domain_id"])
         req.ctx.can("identity:update_domain", target(req, domain={"id": d.id, "name": d.name}))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         d = directory.update_domain(s, req.params["domain_id"], values)
         return {"domain": _view(req, s, d)}
 
@@ -53,7 +53,7 @@ def delete_domain(req: Req) -> None:
     with db.read() as s:
         d = get_domain(s, req.params["domain_id"])
         req.ctx.can("identity:delete_domain", target(req, domain={"id": d.id, "name": d.name}))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.delete_domain(s, req.params["domain_id"])
 
 
@@ -79,7 +79,7 @@ def get_config(req: Req) -> dict:
 def create_config(req: Req) -> Reply:
     config = _config_body(req)
     req.ctx.can("identity:create_domain_config", target(req))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         out, created = directory.create_domain_config(s, req.params["domain_id"], config)
     return Reply(201 if created else 200, {"config": out})
 
@@ -87,14 +87,14 @@ def create_config(req: Req) -> Reply:
 def update_config(req: Req) -> dict:
     config = _config_body(req)
     req.ctx.can("identity:update_domain_config", target(req))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         return {"config": directory.update_domain_config(s, req.params["domain_id"], config,
                                                          req.params.get("group"), req.params.get("option"))}
 
 
 def delete_config(req: Req) -> None:
     req.ctx.can("identity:delete_domain_config", target(req))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.delete_domain_config(s, req.params["domain_id"], req.params.get("group"),
                                        req.params.get("option"))
 

@@ -39,7 +39,7 @@ def create_group(req: Req) -> Reply:
     values.setdefault("domain_id", scope_default_domain(req))
     req.ctx.can("identity:create_group", target(req, group={"domain_id": values["domain_id"],
                                                             "name": values["name"]}))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         g = directory.create_group(s, values)
         return Reply(201, {"group": views.group(req, g)})
 
@@ -56,7 +56,7 @@ def update_group(req: Req) -> dict:
     with db.read() as s:
         g = directory.get_group(s, req.params["group_id"])
         req.ctx.can("identity:update_group", target(req, group=_pol(g)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         g = directory.update_group(s, req.params["group_id"], values)
         return {"group": views.group(req, g)}
 
@@ -65,7 +65,7 @@ def delete_group(req: Req) -> None:
     with db.read() as s:
         g = directory.get_group(s, req.params["group_id"])
         req.ctx.can("identity:delete_group", target(req, group=_pol(g)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.delete_group(s, req.params["group_id"])
 
 
@@ -90,7 +90,7 @@ def _member_target(req: Req, rule: str) -> None:
 
 def add_member(req: Req) -> None:
     _member_target(req, "identity:add_user_to_group")
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.add_member(s, req.params["group_id"], req.params["user_id"])
 
 
@@ -102,5 +102,5 @@ def check_member(req: Req) -> None:
 
 def remove_member(req: Req) -> None:
     _member_target(req, "identity:remove_user_from_group")
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.remove_member(s, req.params["group_id"], req.params["user_id"])

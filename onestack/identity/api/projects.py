@@ -59,7 +59,7 @@ def create_project(req: Req) -> Reply:
     values = member_body(req, PROJECT, "create")
     raw = dict(req.json()["project"])
     req.ctx.can("identity:create_project", target(req, project=raw))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         p = directory.create_project(s, values, scope_default_domain(req))
         return Reply(201, {"project": _view(req, s, p)})
 
@@ -99,7 +99,7 @@ def update_project(req: Req) -> dict:
     with db.read() as s:
         p = _load(s, req.params["project_id"])
         req.ctx.can("identity:update_project", target(req, project=_pol(p)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         p = directory.update_project(s, req.params["project_id"], values)
         return {"project": _view(req, s, p)}
 
@@ -108,7 +108,7 @@ def delete_project(req: Req) -> None:
     with db.read() as s:
         p = _load(s, req.params["project_id"])
         req.ctx.can("identity:delete_project", target(req, project=_pol(p)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.delete_project(s, req.params["project_id"])
 
 
@@ -135,13 +135,13 @@ def replace_tags(req: Req) -> dict:
         raise errors.ValidationError("The body must be {\"tags\": [...]}.")
     tags = directory.check_tags(body["tags"])
     _tag_project(req, "identity:update_project_tags")
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         return _tags_body(req, directory.set_tags(s, _load(s, req.params["project_id"]), tags))
 
 
 def delete_tags(req: Req) -> None:
     _tag_project(req, "identity:delete_project_tags")
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.set_tags(s, _load(s, req.params["project_id"]), [])
 
 
@@ -155,7 +155,7 @@ def check_tag(req: Req) -> None:
 def add_tag(req: Req) -> Reply:
     tag = directory.check_tag(req.params["tag"])
     _tag_project(req, "identity:create_project_tag")
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.add_tag(s, _load(s, req.params["project_id"]), tag)
     # 201 and no body, as the API-WG tags guideline (and Tempest) expect
     return Reply(201, None, headers={"Location": f"{req.service_url}{req.path}"})
@@ -163,5 +163,5 @@ def add_tag(req: Req) -> Reply:
 
 def delete_tag(req: Req) -> None:
     _tag_project(req, "identity:delete_project_tag")
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.remove_tag(s, _load(s, req.params["project_id"]), req.params["tag"])

@@ -31,7 +31,7 @@ def list_roles(req: Req) -> dict:
 def create_role(req: Req) -> Reply:
     values = member_body(req, ROLE, "create")
     req.ctx.can(_rule("create", values), target(req, role=dict(req.json()["role"])))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         r = directory.create_role(s, values)
         return Reply(201, {"role": views.role(req, r)})
 
@@ -48,7 +48,7 @@ def update_role(req: Req) -> dict:
     with db.read() as s:
         r = directory.get_role(s, req.params["role_id"])
         req.ctx.can(_rule("update", r), target(req, role=_pol(r)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         r = directory.update_role(s, req.params["role_id"], values)
         return {"role": views.role(req, r)}
 
@@ -57,14 +57,14 @@ def delete_role(req: Req) -> None:
     with db.read() as s:
         r = directory.get_role(s, req.params["role_id"])
         req.ctx.can(_rule("delete", r), target(req, role=_pol(r)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.delete_role(s, req.params["role_id"])
 
 
 # ------------------------------------------------------------------ implied roles
 def create_implied(req: Req) -> Reply:
     req.ctx.can("identity:create_implied_role", target(req))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         prior, implied = directory.create_implied(s, req.params["prior_role_id"], req.params["implied_role_id"])
         return Reply(201, views.implied_role(req, prior, implied))
 
@@ -84,7 +84,7 @@ def check_implied(req: Req) -> None:
 
 def delete_implied(req: Req) -> None:
     req.ctx.can("identity:delete_implied_role", target(req))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.delete_implied(s, req.params["prior_role_id"], req.params["implied_role_id"])
 
 

@@ -42,7 +42,7 @@ def create_user(req: Req) -> Reply:
     values = member_body(req, USER, "create")
     req.ctx.can("identity:create_user", target(req, user=dict(req.json()["user"])))
     values.setdefault("domain_id", scope_default_domain(req))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         u = directory.create_user(s, values)
         return Reply(201, {"user": views.user(req, u)})
 
@@ -59,7 +59,7 @@ def update_user(req: Req) -> dict:
     with db.read() as s:
         u = get_user(s, req.params["user_id"])
         req.ctx.can("identity:update_user", target(req, user=_pol(u)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         u = directory.update_user(s, req.params["user_id"], values)
         return {"user": views.user(req, u)}
 
@@ -68,7 +68,7 @@ def delete_user(req: Req) -> None:
     with db.read() as s:
         u = get_user(s, req.params["user_id"])
         req.ctx.can("identity:delete_user", target(req, user=_pol(u)))
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.delete_user(s, req.params["user_id"])
 
 
@@ -85,7 +85,7 @@ def change_password(req: Req) -> None:
     unknown = set(data) - {"original_password", "password"}
     if unknown:
         raise errors.ValidationError(f"Additional properties are not allowed ({sorted(unknown)} were unexpected).")
-    with db.write() as s:
+    with directory.unique_writes(), db.write() as s:
         directory.change_password(s, req.params["user_id"], data["original_password"], data["password"])
 
 

@@ -130,3 +130,16 @@ def test_role_assignment_query_errors(cloud, adm):
 def test_no_token_is_401(cloud):
     r = cloud.request("GET", "/v3/projects")
     _err(r, 401)
+
+
+def test_concurrent_duplicate_creates_are_one_201_and_409s(cloud, adm):
+    """Racing creates of one name: exactly one wins, the rest get 409 (never a 500)."""
+    from concurrent.futures import ThreadPoolExecutor
+    name = uniq("race")
+
+    def create(_: int) -> int:
+        return cloud.request("POST", "/v3/projects", token=adm.token, body={"project": {"name": name}}).status
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(create, range(8)))
+    assert statuses == [201] + [409] * 7, statuses
+    assert len(adm.call("GET", f"/v3/projects?name={name}")["projects"]) == 1
