@@ -65,6 +65,8 @@ def dumps(body: Any) -> bytes:
 
 async def read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
+    if length is None and "transfer-encoding" not in request.headers:
+        return b""   # HTTP/1.1: no length and not chunked means no body
     if length is not None:
         try:
             if int(length) > limit:
@@ -123,7 +125,7 @@ class App:
     async def handle(self, request: Request) -> Response:
         start = time.perf_counter()
         rid = new_request_id()
-        path = request.url.path
+        path = request.scope["path"]
         found = self._find(path)
         spec = found[0].spec if found else None
         ctx: RequestContext | None = None
