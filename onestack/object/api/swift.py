@@ -326,8 +326,9 @@ def _parse_delete_at(req: Any) -> int | None:
 
 
 def _object_user_headers(req: Any, name: str, *, detect_default: bool = True) -> dict[str, str]:
-    h = common.user_meta(req.headers, "object")
-    h = {k: v for k, v in h.items() if v != ""}
+    common.user_meta(req.headers, "object")   # validation (names, sizes, counts)
+    h = {k.lower(): v.strip() for k, v in req.headers.items()
+         if k.lower().startswith("x-object-meta-") and len(k) > len("x-object-meta-")}
     for k in OBJECT_POSTABLE:
         v = req.headers.get(k)
         if v is not None and k != "x-delete-at":
@@ -659,7 +660,10 @@ async def _copy(req: Any, s_account: str, sc: str, so: str, account: str, contai
                "X-Copied-From-Last-Modified": service.http_date(src.ts)}
         if s_account != account:
             out["X-Copied-From-Account"] = s_account
-        return reply(req, 201, b"", out, HTML)
+        for k, v in _object_headers(info).items():
+            if k.lower().startswith("x-object-meta-") or k in ("Content-Type",):
+                out[k] = v
+        return reply(req, 201, b"", out, info.content_type)
     finally:
         src.close()
 
