@@ -1,6 +1,7 @@
 """Image data: PUT/GET /v2/images/{id}/file (streamed both ways; Range) and PUT .../stage."""
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -53,6 +54,7 @@ def _begin(req: Req, stage: bool) -> service.Upload:
 async def _receive(req: Req, stage: bool) -> None:
     _check_octet_stream(req)
     up = await run_in_threadpool(_begin, req, stage)
+    pending: asyncio.Future | None = None      # the previous batch, written while we receive
     try:
         buf = bytearray()
         async for chunk in req.raw.stream():
@@ -62,11 +64,21 @@ async def _receive(req: Req, stage: bool) -> None:
             if len(buf) >= BATCH:
                 data = bytes(buf)
                 buf.clear()
-                await run_in_threadpool(up.write, data)
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(run_in_threadpool(up.write, data))
+        if pending is not None:
+            await pending
+            pending = None
         if buf:
             await run_in_threadpool(up.write, bytes(buf))
         await run_in_threadpool(up.finish)
     except BaseException:
+        if pending is not None:
+            try:
+                await asyncio.shield(pending)
+            except BaseException:
+                pass
         up.fail()
         raise
 

@@ -127,3 +127,50 @@ def test_kill9_mid_upload_leaves_queued_image_and_no_partial_file(fresh_cloud):
     # and the image takes a complete upload afterwards
     gl.upload(img["id"], b"complete data")
     assert gl.show(img["id"])["status"] == "active"
+
+
+def _raw_put(cloud, token: str, image_id: str, length: str, body: bytes, close: bool = False):
+    import socket
+    s = socket.create_connection(("127.0.0.1", cloud.port), timeout=30)
+    head = (f"PUT /image/v2/images/{image_id}/file HTTP/1.1\r\nHost: x\r\n"
+            f"X-Auth-Token: {token}\r\nContent-Type: {OCTET}\r\nContent-Length: {length}\r\n\r\n")
+    s.sendall(head.encode() + body)
+    if close:
+        s.close()
+        return None
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    return int(data.split(b" ", 2)[1]) if data else None
+
+
+@pytest.mark.parametrize("length,status", [("99999999999999999", 413), ("-5", 400), ("abc", 400)])
+def test_absurd_or_negative_sizes(cloud, gl_admin, length, status):
+    img = gl_admin.create()
+    assert _raw_put(cloud, gl_admin.token, img["id"], length, b"x" * 10) == status
+    after = gl_admin.show(img["id"])
+    assert after["status"] == "queued" and after["size"] is None
+
+
+def test_client_disconnect_mid_upload_restores_queued(cloud, gl_admin):
+    img = gl_admin.create()
+    seen = []
+    _raw_put(cloud, gl_admin.token, img["id"], str(64 * MiB), os.urandom(3 * MiB), close=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        st = gl_admin.show(img["id"])["status"]
+        seen.append(st)
+        if st == "queued" and "saving" in seen:
+            break
+        time.sleep(0.05)
+    after = gl_admin.show(img["id"])
+    assert after["status"] == "queued" and after["size"] is None
+    assert gl_admin.req("GET", f"/v2/images/{img['id']}/file").status == 204
+    gl_admin.upload(img["id"], b"then a full upload")
+    assert gl_admin.show(img["id"])["status"] == "active"
