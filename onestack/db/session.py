@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 _engine: Engine | None = None
+_local = threading.local()
 _factory: sessionmaker | None = None
 _write_engine: Engine | None = None
 _lock = threading.Lock()
@@ -92,11 +93,32 @@ def _unit(bind: Engine) -> Iterator[Session]:
         fn()
 
 
+class NestedWriteError(RuntimeError):
+    """A write unit of work was opened inside another on the same thread."""
+
+
+@contextlib.contextmanager
+def _write_unit() -> Iterator[Session]:
+    # On SQLite a second write transaction on the same thread waits for the first one,
+    # which waits for it: a self-deadlock that ends in "database is locked" after the busy
+    # timeout. Calls into another service (whose interface opens its own unit of work) must
+    # happen outside our own transaction; fail at once and say so.
+    if getattr(_local, "writing", False):
+        raise NestedWriteError("db.write() opened inside another db.write() on the same thread: call "
+                               "other services (and other write units) outside your transaction")
+    _local.writing = True
+    try:
+        with _unit(_write_engine) as session:  # type: ignore[arg-type]
+            yield session
+    finally:
+        _local.writing = False
+
+
 def write() -> contextlib.AbstractContextManager[Session]:
     """A read-write unit of work (commits at the end, rolls back on error)."""
     if _write_engine is None:
         raise RuntimeError("db.init() has not been called")
-    return _unit(_write_engine)
+    return _write_unit()
 
 
 def read() -> contextlib.AbstractContextManager[Session]:

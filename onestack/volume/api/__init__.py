@@ -1,0 +1,3 @@
+"""Cinder v3 handlers."""
+MIN_VERSION = "3.0"
+MAX_VERSION = "3.70"

@@ -1,0 +1,55 @@
+"""Helpers shared by the Cinder handlers: query parsing, admin check, pagination links."""
+from __future__ import annotations
+
+from typing import Any
+
+from onestack import errors
+from onestack.api import pagination
+from onestack.api.routing import Req
+
+TRUE = ("true", "1", "yes", "on", "t", "y")
+
+
+def admin(req: Req) -> bool:
+    return "admin" in req.ctx.roles
+
+
+def target(req: Req, project_id: str | None = None) -> dict[str, Any]:
+    return {"project_id": project_id or req.ctx.project_id}
+
+
+def flag(req: Req, name: str) -> bool:
+    return (req.query.get(name) or "").lower() in TRUE
+
+
+def page(req: Req, allowed_sort: list[str], default_sort: str = "created_at") -> tuple[Any, ...]:
+    limit = pagination.parse_limit(req.query.get("limit"), None, maximum=1000)
+    sort = pagination.parse_sort(req, allowed_sort, [(default_sort, "desc")])
+    return limit, req.query.get("marker"), sort
+
+
+def links(req: Req, key: str, rows: list[Any], limit: int | None) -> dict[str, Any]:
+    out = pagination.paginate(rows, limit, f"{req.service_url}/v3/{req.ctx.project_id}/{key}",
+                              req.query_items, lambda r: r.id)
+    return {f"{key.split('/')[0]}_links": out} if out else {}
+
+
+def body_object(req: Req, key: str) -> dict[str, Any]:
+    return req.json_object(key)
+
+
+def as_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool):
+        raise errors.BadRequest(f"Invalid input for field/attribute {name}. Value: {value}. "
+                                f"{value} is not of type 'integer'.")
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise errors.BadRequest(f"Invalid input for field/attribute {name}. Value: {value!r}. "
+                                f"{value!r} is not of type 'integer'.") from None
+    if isinstance(value, float) and value != n:
+        raise errors.BadRequest(f"Invalid input for field/attribute {name}: must be an integer.")
+    if n < minimum:
+        raise errors.BadRequest(f"Invalid input for field/attribute {name}. Value: {n}. {n} is less "
+                                f"than the minimum of {minimum}.")
+    return n

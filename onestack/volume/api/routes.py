@@ -1,0 +1,71 @@
+"""Cinder's route table. Every v3 path is served both as /v3/{project_id}/... (the classic
+form the catalog advertises) and as /v3/... (project id optional since 3.67)."""
+from onestack.api.routing import route
+from onestack.volume.api import resources as r
+from onestack.volume.api import versions
+from onestack.volume.api import volumes as v
+
+_V3 = [
+    ("POST", "/volumes", v.create), ("GET", "/volumes", v.index), ("GET", "/volumes/detail", v.detail),
+    ("GET", "/volumes/{volume_id}", v.show), ("PUT", "/volumes/{volume_id}", v.update),
+    ("DELETE", "/volumes/{volume_id}", v.delete), ("POST", "/volumes/{volume_id}/action", v.action),
+    ("GET", "/volumes/{volume_id}/metadata", v.metadata_show),
+    ("POST", "/volumes/{volume_id}/metadata", v.metadata_update),
+    ("PUT", "/volumes/{volume_id}/metadata", v.metadata_replace),
+    ("GET", "/volumes/{volume_id}/metadata/{key}", v.metadata_key_show),
+    ("PUT", "/volumes/{volume_id}/metadata/{key}", v.metadata_key_put),
+    ("DELETE", "/volumes/{volume_id}/metadata/{key}", v.metadata_key_delete),
+    ("GET", "/types", r.types_index), ("POST", "/types", r.type_create),
+    ("GET", "/types/{type_id}", r.type_show), ("PUT", "/types/{type_id}", r.type_update),
+    ("DELETE", "/types/{type_id}", r.type_delete), ("POST", "/types/{type_id}/action", r.type_action),
+    ("GET", "/types/{type_id}/extra_specs", r.specs_index),
+    ("POST", "/types/{type_id}/extra_specs", r.specs_create),
+    ("GET", "/types/{type_id}/extra_specs/{key}", r.specs_show),
+    ("PUT", "/types/{type_id}/extra_specs/{key}", r.specs_update),
+    ("DELETE", "/types/{type_id}/extra_specs/{key}", r.specs_delete),
+    ("GET", "/types/{type_id}/os-volume-type-access", r.type_access_list),
+    ("POST", "/snapshots", r.snapshot_create), ("GET", "/snapshots", r.snapshots_index),
+    ("GET", "/snapshots/detail", r.snapshots_detail), ("GET", "/snapshots/{snapshot_id}", r.snapshot_show),
+    ("PUT", "/snapshots/{snapshot_id}", r.snapshot_update),
+    ("DELETE", "/snapshots/{snapshot_id}", r.snapshot_delete),
+    ("POST", "/snapshots/{snapshot_id}/action", r.snapshot_action),
+    ("GET", "/snapshots/{snapshot_id}/metadata", r.snapshot_metadata_show),
+    ("POST", "/snapshots/{snapshot_id}/metadata", r.snapshot_metadata_update),
+    ("PUT", "/snapshots/{snapshot_id}/metadata", r.snapshot_metadata_replace),
+    ("GET", "/snapshots/{snapshot_id}/metadata/{key}", r.snapshot_metadata_key_show),
+    ("PUT", "/snapshots/{snapshot_id}/metadata/{key}", r.snapshot_metadata_key_put),
+    ("DELETE", "/snapshots/{snapshot_id}/metadata/{key}", r.snapshot_metadata_key_delete),
+    ("POST", "/attachments", r.attachment_create), ("GET", "/attachments", r.attachments_index),
+    ("GET", "/attachments/detail", r.attachments_detail),
+    ("GET", "/attachments/{attachment_id}", r.attachment_show),
+    ("PUT", "/attachments/{attachment_id}", r.attachment_update),
+    ("POST", "/attachments/{attachment_id}/action", r.attachment_action),
+    ("DELETE", "/attachments/{attachment_id}", r.attachment_delete),
+    ("POST", "/backups", r.backup_create), ("GET", "/backups", r.backups_index),
+    ("GET", "/backups/detail", r.backups_detail), ("GET", "/backups/{backup_id}", r.backup_show),
+    ("DELETE", "/backups/{backup_id}", r.backup_delete),
+    ("POST", "/backups/{backup_id}/restore", r.backup_restore),
+    ("POST", "/backups/{backup_id}/action", r.backup_action),
+    ("POST", "/os-volume-transfer", r.transfer_create), ("GET", "/os-volume-transfer", r.transfers_index),
+    ("GET", "/os-volume-transfer/detail", r.transfers_index),
+    ("GET", "/os-volume-transfer/{transfer_id}", r.transfer_show),
+    ("DELETE", "/os-volume-transfer/{transfer_id}", r.transfer_delete),
+    ("POST", "/os-volume-transfer/{transfer_id}/accept", r.transfer_accept),
+    ("POST", "/volume-transfers", r.transfer_create), ("GET", "/volume-transfers", r.transfers_index),
+    ("GET", "/volume-transfers/detail", r.transfers_index),
+    ("GET", "/volume-transfers/{transfer_id}", r.transfer_show),
+    ("DELETE", "/volume-transfers/{transfer_id}", r.transfer_delete),
+    ("POST", "/volume-transfers/{transfer_id}/accept", r.transfer_accept),
+    ("GET", "/os-quota-sets/{target_project}", r.quotas_show),
+    ("PUT", "/os-quota-sets/{target_project}", r.quotas_update),
+    ("DELETE", "/os-quota-sets/{target_project}", r.quotas_delete),
+    ("GET", "/os-quota-sets/{target_project}/defaults", r.quotas_defaults),
+    ("GET", "/limits", r.limits), ("GET", "/os-availability-zone", r.availability_zones),
+    ("GET", "/os-services", r.services), ("GET", "/scheduler-stats/get_pools", r.pools),
+    ("GET", "/capabilities/{host}", r.backends_capabilities),
+]
+
+ROUTES = [route("GET", "/", versions.root, auth=False, microversioned=False),
+          route("GET", "/v3", versions.v3, auth=False, microversioned=False)]
+ROUTES += [route(method, "/v3" + path, fn) for method, path, fn in _V3]
+ROUTES += [route(method, "/v3/{project_id}" + path, fn) for method, path, fn in _V3]

@@ -1,0 +1,38 @@
+"""Block-storage errors (rendered Cinder-style by errors.render 'nova')."""
+from onestack import errors
+
+
+class VolumeNotFound(errors.NotFound):
+    message = "Volume {volume_id} could not be found."
+
+
+class SnapshotNotFound(errors.NotFound):
+    message = "Snapshot {snapshot_id} could not be found."
+
+
+class BackupNotFound(errors.NotFound):
+    message = "Backup {backup_id} could not be found."
+
+
+class TypeNotFound(errors.NotFound):
+    message = "Volume type {type_id} could not be found."
+
+
+class AttachmentNotFound(errors.NotFound):
+    message = "Volume attachment could not be found with filter: attachment_id = {attachment_id}."
+
+
+class TransferNotFound(errors.NotFound):
+    message = "Transfer {transfer_id} could not be found."
+
+
+class InvalidVolume(errors.BadRequest):
+    """Upstream answers 400 'Invalid volume: ...' for most state conflicts."""
+
+
+class VolumeSizeExceedsAvailableQuota(errors.OverQuota):
+    code, title, nova_key = 413, "Request Entity Too Large", "overLimit"
+
+
+class OverQuota(errors.OverQuota):
+    code, title, nova_key = 413, "Request Entity Too Large", "overLimit"
