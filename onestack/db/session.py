@@ -77,7 +77,7 @@ def after_commit(session: Session, fn: Callable[[], None]) -> None:
 
 
 @contextlib.contextmanager
-def _unit(bind: Engine) -> Iterator[Session]:
+def _unit(bind: Engine, done: Callable[[], None] | None = None) -> Iterator[Session]:
     assert _factory is not None, "db.init() has not been called"
     session = _factory(bind=bind)
     try:
@@ -89,6 +89,8 @@ def _unit(bind: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+        if done is not None:
+            done()  # the unit is over: callbacks below may open their own units of work
     for fn in callbacks:
         fn()
 
@@ -107,8 +109,11 @@ def _write_unit() -> Iterator[Session]:
         raise NestedWriteError("db.write() opened inside another db.write() on the same thread: call "
                                "other services (and other write units) outside your transaction")
     _local.writing = True
+
+    def _done() -> None:
+        _local.writing = False
     try:
-        with _unit(_write_engine) as session:  # type: ignore[arg-type]
+        with _unit(_write_engine, _done) as session:  # type: ignore[arg-type]
             yield session
     finally:
         _local.writing = False

@@ -1,0 +1,207 @@
+"""Compute: boots through the API with the fake driver, /servers/detail pages, scheduler throughput.
+
+    .venv/bin/python bench/compute.py [--n 50] [--conc 4] [--n-seq 10] [--hosts 200] [--no-report]
+
+1. Starts onestack on a fresh state dir (fake driver, zero delay, 2 fake hosts), then runs the
+   upstream anchor's own boot client (../shared/reference/anchors/novabench.py: sequential
+   POST->ACTIVE, a burst of N with CONC threads, deletes) against it with a real token, so the
+   numbers are comparable with nova.sh's (Nova 34 + Placement + fake driver on this machine).
+2. GET /servers/detail (page of 50 servers) with `hey`.
+3. Scheduler throughput: an in-process onestack with --hosts fake hosts; times
+   scheduler.select_and_claim (placement candidates -> filters -> weighers -> claim) per boot.
+Records the server's RSS and appends a dated section to docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+REPO = common.REPO
+ANCHORS = REPO.parent / "shared" / "reference" / "anchors"
+if not ANCHORS.exists():
+    ANCHORS = Path("/work/shared/reference/anchors")
+PASSWORD = "bench-compute-pw"
+UPSTREAM = {"create_p50_s": 0.78, "burst_per_min": 61, "rss_mib": 1352, "cold_start_s": 7.3}
+
+
+def _req(url: str, method: str = "GET", body: dict | None = None, token: str | None = None,
+         headers: dict | None = None) -> tuple[int, dict, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    h = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        h["X-Auth-Token"] = token
+    r = urllib.request.Request(url, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def token(base: str) -> str:
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": PASSWORD}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+    status, headers, _ = _req(base + "/identity/v3/auth/tokens", "POST", body)
+    assert status == 201, status
+    return headers.get("X-Subject-Token") or headers.get("x-subject-token")
+
+
+def start(state: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
+    e = {**os.environ, "ONESTACK_LOG_LEVEL": "WARNING", "ONESTACK_ADMIN_PASSWORD": PASSWORD, **env}
+    e.pop("OS_CLOUD", None)
+    return subprocess.Popen([sys.executable, "-m", "onestack.cli", "up", "--state-dir", str(state), "--port",
+                             str(port)], env=e, cwd=REPO, stdout=open(state.parent / "server.log", "ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def boot_phase(args: argparse.Namespace) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-compute-"))
+    port = common.free_port()
+    base = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    proc = start(tmp / "state", port, {})
+    try:
+        ready = common.wait_http(base + "/compute/", proc=proc)
+        cold = ready - t0
+        tok = token(base)
+        nv = {"OpenStack-API-Version": "compute 2.37"}
+        pid = json.loads(_req(base + "/identity/v3/auth/tokens", headers={"X-Subject-Token": tok},
+                              token=tok)[2])["token"]["project"]["id"]
+        _req(f"{base}/compute/v2.1/os-quota-sets/{pid}", "PUT",
+             {"quota_set": {"instances": -1, "cores": -1, "ram": -1}}, tok, nv)
+        images = json.loads(_req(base + "/image/v2/images", token=tok)[2])["images"]
+        image = images[0]["id"]
+        out = subprocess.run([sys.executable, str(ANCHORS / "novabench.py"), "--api", base + "/compute/v2.1",
+                              "--image", image, "--flavor", "42", "--n", str(args.n), "--conc", str(args.conc),
+                              "--n-seq", str(args.n_seq), "--token", tok,
+                              "--server-pids", ",".join(map(str, common.tree(proc.pid))), "--time-cap", "300"],
+                             capture_output=True, text=True, timeout=900)
+        text = out.stdout + out.stderr
+        print(text, flush=True)
+        rss_after_boots = common.rss_mib(proc.pid)
+        # GET /servers/detail page of 50 (the burst's servers are still there)
+        detail = common.hey("GET /servers/detail (50/page)", proc.pid,
+                            f"{base}/compute/v2.1/servers/detail?limit=50", 200, 4,
+                            "-H", f"X-Auth-Token: {tok}", "-H", "OpenStack-API-Version: compute 2.96")
+        # delete everything (and check placement is empty afterwards)
+        listed = json.loads(_req(f"{base}/compute/v2.1/servers", token=tok, headers=nv)[2])["servers"]
+        for s in listed:
+            _req(f"{base}/compute/v2.1/servers/{s['id']}", "DELETE", token=tok, headers=nv)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not json.loads(_req(f"{base}/compute/v2.1/servers", token=tok, headers=nv)[2])["servers"]:
+                break
+            time.sleep(0.2)
+        usage = json.loads(_req(f"{base}/placement/usages?project_id={pid}", token=tok,
+                                headers={"OpenStack-API-Version": "placement 1.9"})[2])["usages"]
+
+        def grab(rx: str) -> float:
+            m = re.search(rx, text)
+            return float(m.group(1)) if m else float("nan")
+        return {"cold_start_s": cold, "seq_p50_s": grab(r"POST->ACTIVE p50=([\d.]+)s"),
+                "seq_max_s": grab(r"POST->ACTIVE p50=[\d.]+s min=[\d.]+s max=([\d.]+)s"),
+                "burst_p50_s": grab(r"burst .*?POST->ACTIVE p50=([\d.]+)s") if "burst" in text else float("nan"),
+                "burst_p99_s": grab(r"burst .*?p99=([\d.]+)s\b(?!.*POST p99)") if "burst" in text else float("nan"),
+                "burst_per_min": grab(r"=> ([\d.]+) servers/min"), "raw": text.strip(),
+                "rss_mib": rss_after_boots, "detail": detail, "leftover_usage": usage}
+    finally:
+        common.stop(proc)
+
+
+def scheduler_phase(args: argparse.Namespace) -> dict:
+    """In-process: N fake hosts registered in placement; time select_and_claim per boot."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sched-"))
+    env = {"ONESTACK_STATE_DIR": str(tmp), "ONESTACK_COMPUTE__FAKE_HOSTS": str(args.hosts),
+           "ONESTACK_LOG_LEVEL": "WARNING", "ONESTACK_ADMIN_PASSWORD": PASSWORD}
+    code = f"""
+import json, time, uuid, sys
+from onestack import cli, roles
+from onestack.compute import scheduler
+names = roles.service_names("all")
+class A: state_dir={str(tmp)!r}; config=None; host=None; port=None; roles=None
+t0 = time.perf_counter()
+settings = cli._settings(A, names)
+cloud = cli.prepare(settings, names, {PASSWORD!r})
+setup = time.perf_counter() - t0
+flavor = {{"id": "42", "vcpus": 1, "ram": 128, "disk": 1, "extra_specs": {{}}}}
+res = {{"VCPU": 1, "MEMORY_MB": 128, "DISK_GB": 1}}
+times = []
+for i in range({args.sched_n}):
+    t = time.perf_counter()
+    h, _ = scheduler.select_and_claim(str(uuid.uuid4()), {{"flavor": flavor, "project_id": "p"}}, res, "p", "u")
+    times.append(time.perf_counter() - t)
+times.sort()
+print(json.dumps({{"hosts": {args.hosts}, "n": len(times), "setup_s": setup,
+                  "p50_ms": 1000 * times[len(times) // 2], "p99_ms": 1000 * times[int(len(times) * 0.99) - 1],
+                  "per_s": len(times) / sum(times)}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, cwd=REPO, capture_output=True,
+                         text=True, timeout=1800)
+    line = [x for x in out.stdout.splitlines() if x.startswith("{")]
+    if not line:
+        raise SystemExit(out.stdout[-2000:] + out.stderr[-3000:])
+    return json.loads(line[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--conc", type=int, default=4)
+    ap.add_argument("--n-seq", type=int, default=10)
+    ap.add_argument("--hosts", type=int, default=200)
+    ap.add_argument("--sched-n", type=int, default=300)
+    ap.add_argument("--no-report", action="store_true")
+    args = ap.parse_args()
+    load = common.loadavg()
+    boots = boot_phase(args)
+    sched = scheduler_phase(args)
+    print(json.dumps(sched), flush=True)
+    d = boots["detail"]
+    md = f"""## Compute (fake driver) — {common.now()}
+
+Machine: {common.machine()}; load average at start {load} (other engineers share this machine).
+Client: the upstream anchor's `novabench.py` (same client as `nova.sh`), `--n {args.n} --conc {args.conc}
+--n-seq {args.n_seq}`, flavor 42 (1 vCPU/128 MiB/1 GiB), networks none, real Keystone token;
+onestack `up` with every service (SQLite, in-process bus, 2 fake hosts, zero driver delay).
+
+| metric | onestack | upstream Nova 34 anchor (nova.sh, same machine) |
+|---|---|---|
+| create -> ACTIVE p50 (sequential) | {boots['seq_p50_s']:.2f} s (max {boots['seq_max_s']:.2f} s) | {UPSTREAM['create_p50_s']} s |
+| burst: servers/min | {boots['burst_per_min']:.0f} | {UPSTREAM['burst_per_min']} |
+| cold start (`up` -> API answers) | {boots['cold_start_s']:.1f} s (all services) | {UPSTREAM['cold_start_s']} s (nova+placement) |
+| RSS after the boots | {boots['rss_mib']:.0f} MiB (whole cloud, one process) | {UPSTREAM['rss_mib']} MiB (nova+placement+rabbit+mariadb) |
+| GET /servers/detail, 50 per page, c=4 | {d['rps']:.1f} rps, p50 {d['p50']:.0f} ms, p99 {d['p99']:.0f} ms | not measured by the anchor (needs Neutron) |
+| placement usage left after deleting all | {boots['leftover_usage'] or 'none'} | |
+
+Scheduler alone (in-process, {sched['hosts']} fake hosts registered in placement, {sched['n']} boots one
+after another, each = allocation candidates -> filters -> weighers -> atomic claim):
+p50 {sched['p50_ms']:.1f} ms, p99 {sched['p99_ms']:.1f} ms, {sched['per_s']:.1f} placements/s
+(setup of {sched['hosts']} hosts: {sched['setup_s']:.1f} s).
+
+<details><summary>novabench output</summary>
+
+```
+{boots['raw']}
+```
+</details>
+"""
+    print(md)
+    if not args.no_report:
+        common.append_report(md)
+
+
+if __name__ == "__main__":
+    main()
