@@ -30,3 +30,13 @@ class ClientTimeout(errors.OpenStackError):
 class ClientDisconnect(errors.OpenStackError):
     code, title, nova_key = 499, "Client Disconnect", "clientDisconnect"
     message = "The client disconnected during the request."
+
+
+class S3Error(errors.OpenStackError):
+    """An S3 error: its status and S3 code (rendered by errors.render style "s3")."""
+
+    def __init__(self, code: int, s3_code: str, message: str, **kw: object):
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.code = code
+        self.s3_code = s3_code
+        self.title = s3_code

@@ -170,17 +170,12 @@ def _bulk_reply(req: Any, result: dict[str, Any]) -> Response:
     return reply(req, 200, ("\n".join(lines) + "\n").encode(), {}, TEXT)
 
 
-_STATUS = {400: "400 Bad Request", 401: "401 Unauthorized", 403: "403 Forbidden",
-           404: "404 Not Found", 409: "409 Conflict", 412: "412 Precondition Failed",
-           413: "413 Request Entity Too Large"}
+def _status_text(err: errors.OpenStackError) -> str:
+    return f"{err.code} {err.title}"
 
 
-def _status_text(code: int) -> str:
-    return _STATUS.get(code, f"{code} Error")
-
-
-def _delete_path(req: Any, account: str, path: str) -> int:
-    """Delete /container[/object]; the HTTP-like status of the outcome."""
+def _delete_path(req: Any, account: str, path: str) -> errors.OpenStackError | None:
+    """Delete /container[/object]; None when deleted, else the error it met."""
     cont, _, obj = path.lstrip("/").partition("/")
     try:
         common.check_container(cont)
@@ -191,9 +186,9 @@ def _delete_path(req: Any, account: str, path: str) -> int:
         else:
             common.authorize(req, account, cont, write=True, account_level=True)
             service.delete_container(account, cont)
-        return 204
+        return None
     except errors.OpenStackError as e:
-        return e.code
+        return e
 
 
 async def bulk_delete(req: Any, account: str) -> Response:
@@ -210,13 +205,13 @@ async def bulk_delete(req: Any, account: str) -> Response:
         raise common.deny(req)
     deleted, not_found, errs = 0, 0, []
     for p in paths:
-        code = await run_in_threadpool(_delete_path, req, account, p)
-        if code == 204:
+        err = await run_in_threadpool(_delete_path, req, account, p)
+        if err is None:
             deleted += 1
-        elif code == 404:
+        elif isinstance(err, errors.NotFound):
             not_found += 1
         else:
-            errs.append([quote(p), _status_text(code)])
+            errs.append([quote(p), _status_text(err)])
     status = "200 OK" if not errs else ("400 Bad Request" if any(
         e[1].startswith("4") and not e[1].startswith(("401", "403")) for e in errs) else errs[0][1])
     if errs and all(e[1].startswith(("401", "403")) for e in errs):
@@ -247,13 +242,13 @@ def slo_delete(req: Any, account: str, container: str, name: str) -> Response:
     paths.append(f"/{container}/{name}")
     deleted, not_found, errs = 0, 0, []
     for p in paths:
-        code = _delete_path(req, account, p)
-        if code == 204:
+        err = _delete_path(req, account, p)
+        if err is None:
             deleted += 1
-        elif code == 404:
+        elif isinstance(err, errors.NotFound):
             not_found += 1
         else:
-            errs.append([quote(p), _status_text(code)])
+            errs.append([quote(p), _status_text(err)])
     return _bulk_reply(req, {"Number Deleted": deleted, "Number Not Found": not_found,
                              "Response Body": "", "Response Status": "200 OK" if not errs else "400 Bad Request",
                              "Errors": errs})
@@ -285,7 +280,7 @@ async def extract_archive(req: Any, account: str, container: str | None, prefix:
             full = "/".join(p for p in (container or "", prefix, path) if p)
             cont, _, obj = full.partition("/")
             if not cont or not obj:
-                errs.append([quote(full), "400 Bad Request"])
+                errs.append([quote(full), _status_text(errors.BadRequest())])
                 continue
             try:
                 common.check_container(cont)
@@ -303,7 +298,7 @@ async def extract_archive(req: Any, account: str, container: str | None, prefix:
                 await service.put_bytes(account, cont, obj, data, {"content-type": ctype})
                 created += 1
             except errors.OpenStackError as e:
-                errs.append([quote("/" + full), _status_text(e.code)])
+                errs.append([quote("/" + full), _status_text(e)])
                 if len(errs) >= service.limits().max_failed_extractions:
                     break
     except tarfile.TarError:

@@ -32,18 +32,11 @@ from onestack.api.routing import route
 from onestack.context import RequestContext
 from onestack.object import service
 from onestack.object.api import common, large
+from onestack.object.errors import S3Error
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MIN_PART = 5 * 1024 * 1024
 SEGMENTS = "+segments"
-
-
-class S3Error(errors.OpenStackError):
-    def __init__(self, code: int, s3_code: str, message: str, **kw: Any):
-        super().__init__(message, **kw)
-        self.code = code
-        self.s3_code = s3_code
-        self.title = s3_code
 
 
 def no_bucket(name: str) -> S3Error:
