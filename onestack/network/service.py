@@ -247,9 +247,14 @@ def update_network(s: Session, ctx: Any, net: m.Network, v: dict[str, Any]) -> m
 
 def delete_network(s: Session, ctx: Any, net: m.Network) -> list[str]:
     ports = list(s.scalars(select(m.Port).where(m.Port.network_id == net.id)))
-    blocking = [p for p in ports if p.device_owner not in (DHCP_OWNER,)]
+    blocking = [p for p in ports if p.device_owner not in (DHCP_OWNER, FIP_OWNER)]
     if blocking:
         raise ne.NetworkInUse(net_id=net.id)
+    for fip in s.scalars(select(m.FloatingIP).where(m.FloatingIP.floating_network_id == net.id)):
+        s.execute(delete(m.PortForwarding).where(m.PortForwarding.floatingip_id == fip.id))
+        drop_tags(s, fip.id)
+        s.delete(fip)
+    s.flush()
     for p in ports:
         s.delete(p)
     s.flush()

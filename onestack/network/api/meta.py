@@ -39,13 +39,10 @@ EXTENSIONS = {
     "quotas": ("Quota management support", "Expose functions for quotas management per tenant"),
     "quota_details": ("Quota details management support", "Expose functions for quotas usage statistics per project"),
     "rbac-policies": ("RBAC Policies", "Allows creation and modification of policies that control tenant access to resources."),
-    "rbac-address-scope": ("Add address_scope type to RBAC", "Add address_scope type to RBAC"),
-    "rbac-subnetpool": ("Add subnetpool type to RBAC", "Add subnetpool type to RBAC"),
     "router": ("Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."),
     "router_availability_zone": ("Router Availability Zone", "Availability zone support for router."),
     "security-group": ("security-group", "The security groups extension."),
     "security-groups-remote-address-group": ("Remote address group id field for security group rules", "Add new field of remote address group id in SG rules"),
-    "security-groups-default-rules": ("Security group default rules template", "Security group default rules template"),
     "stateful-security-group": ("Stateful security group", "Indicates if the security group is stateful or not"),
     "sorting": ("Sorting support", "Extension that indicates that sorting is enabled."),
     "standard-attr-description": ("standard-attr-description", "Extension to add descriptions to standard attributes"),
@@ -54,14 +51,12 @@ EXTENSIONS = {
     "standard-attr-timestamp": ("Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."),
     "subnet_allocation": ("Subnet Allocation", "Enables allocation of subnets from a subnet pool"),
     "subnetpool-prefix-ops": ("Subnet Pool Prefix Operations", "Provides support for adjusting the prefix list of subnet pools"),
+    "tag": ("Tag support", "Enables to set tag on resources."),
+    "service-type": ("Neutron Service Type Management", "API for retrieving service providers for Neutron advanced services"),
     "trunk": ("Trunk Extension", "Provides support for trunk ports"),
-    "trunk-details": ("Trunk port details", "Expose trunk port details"),
-    "filter-validation": ("Filter parameters validation", "Provides validation on filter parameters."),
     "empty-string-filtering": ("Empty String Filtering Extension", "Allow filtering by attributes with empty string value"),
     "ip-substring-filtering": ("IP address substring filtering", "Provides IP address substring filtering when listing ports"),
-    "port-security-groups-filtering": ("Port filtering on security groups", "Provides security groups filtering when listing ports"),
     "fip-port-details": ("Floating IP Port Details Extension", "Add port_details attribute to Floating IP resource"),
-    "tag-ports-during-bulk-creation": ("Tag Ports During Bulk Creation", "Allow to tag ports during bulk creation"),
 }
 
 
@@ -107,3 +102,8 @@ def list_azs(req: Req) -> dict:
         if key in req.query:
             items = [i for i in items if i[key] == req.query[key]]
     return {"availability_zones": items}
+
+
+def service_providers(req: Req) -> dict:
+    return {"service_providers": [{"service_type": t, "name": "onestack", "default": True}
+                                  for t in ("L3_ROUTER_NAT", "QOS", "TRUNK")]}

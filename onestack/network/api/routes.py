@@ -10,6 +10,7 @@ ROUTES = [
     route("GET", "/v2.0/extensions", meta.list_extensions),
     route("GET", "/v2.0/extensions/{alias}", meta.show_extension),
     route("GET", "/v2.0/availability_zones", meta.list_azs),
+    route("GET", "/v2.0/service-providers", meta.service_providers),
 ]
 for _api in APIS:
     ROUTES += common.crud_routes(_api)
