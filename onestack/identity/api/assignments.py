@@ -108,14 +108,14 @@ def role_assignments(req: Req) -> dict:
                 if p is None or p.is_domain:
                     raise errors.NotFound(f"Could not find project: {project_id}.")
                 pol["target"] = {"project": {"id": p.id, "domain_id": p.domain_id}}
-                pol["domain_id"] = p.domain_id
+                pol["target"]["domain_id"] = p.domain_id
         req.ctx.can("identity:list_role_assignments_for_tree", pol)
         if not project_id:
             raise errors.ValidationError("scope.project.id must be specified if include_subtree is also "
                                          "specified")
     else:
         if req.ctx.domain_id:
-            pol["domain_id"] = req.ctx.domain_id
+            pol["target"]["domain_id"] = req.ctx.domain_id
         req.ctx.can("identity:list_role_assignments", pol)
     with db.read() as s:
         entries = directory.list_role_assignments(

@@ -32,7 +32,7 @@ def _view(req: Req, s: Any, p: m.Project) -> dict[str, Any]:
 def list_projects(req: Req) -> dict:
     pol = target(req)
     if req.ctx.domain_id:
-        pol["domain_id"] = req.ctx.domain_id
+        pol["target"]["domain_id"] = req.ctx.domain_id
     req.ctx.can("identity:list_projects", pol)
     filters: dict[str, Any] = {}
     for key in ("name", "domain_id", "parent_id"):

@@ -26,7 +26,7 @@ def _filters(req: Req, keys: tuple[str, ...] = ("name", "domain_id")) -> dict[st
 def list_users(req: Req) -> dict:
     pol = target(req)
     if req.ctx.domain_id:
-        pol["domain_id"] = req.ctx.domain_id
+        pol["target"]["domain_id"] = req.ctx.domain_id
     req.ctx.can("identity:list_users", pol)
     filters = _filters(req)
     if req.ctx.domain_id:
