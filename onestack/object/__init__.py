@@ -12,6 +12,8 @@ def _start(cloud: Any) -> None:
     from onestack.tasks import ENGINE
     service.setup(cloud.settings)
     ENGINE.every("object-expirer", cloud.settings.object.expirer_interval, service.run_expirer)
+    ENGINE.every("object-container-sync", cloud.settings.object.container_sync_interval,
+                 service.run_container_sync)
 
 
 def _stop() -> None:

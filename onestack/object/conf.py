@@ -39,6 +39,8 @@ class ObjectConf:
     max_failed_extractions: int = 1000
     # Expirer: how often the periodic job removes objects past X-Delete-At (seconds).
     expirer_interval: float = 5.0
+    # Container sync (X-Container-Sync-To within this cluster): how often changes are copied.
+    container_sync_interval: float = 5.0
     # Whole objects up to this size are read and verified before the first byte is sent;
     # larger ones are verified while streaming (a mismatch aborts the response).
     verify_in_memory_limit: int = 4194304

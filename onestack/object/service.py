@@ -66,6 +66,8 @@ class Backend:
         conn.execute("CREATE TABLE IF NOT EXISTS queue (delete_at INTEGER NOT NULL, account TEXT, "
                      "container TEXT, name TEXT, ts TEXT, PRIMARY KEY (account, container, name, ts))")
         conn.execute("CREATE INDEX IF NOT EXISTS queue_due ON queue (delete_at)")
+        conn.execute("CREATE TABLE IF NOT EXISTS sync (account TEXT, container TEXT, to_account TEXT, "
+                     "to_container TEXT, key TEXT, last_ts TEXT, PRIMARY KEY (account, container))")
         conn.commit()
         self._exp = conn
         self._exp_conn_lock = threading.Lock()
@@ -521,12 +523,13 @@ def delete_object(account: str, container: str, name: str, *, versioning: bool =
 
 def copy_object(src: ObjectInfo, account: str, container: str, name: str,
                 headers: dict[str, str], delete_at: int | None = None,
-                archive: bool = True) -> ObjectInfo:
-    """Server-side copy of a plain object's bytes (a hard link) with ``headers`` as metadata."""
+                archive: bool = True, keep_ts: bool = False) -> ObjectInfo:
+    """Server-side copy of a plain object's bytes (a hard link) with ``headers`` as metadata
+    (``keep_ts``: the copy keeps the source's timestamp, as container sync does)."""
     b = backend()
     cinfo = _check_container(account, container)
     check_quotas(account, container, cinfo, src.length)
-    ts = new_ts()
+    ts = src.ts if keep_ts else new_ts()
     b.files.link(src.account, src.container, src.name, src.data_ts, account, container, name, ts)
     headers = {**headers, "x-object-sysmeta-length": str(src.length)}
     trailer = src.handle.meta.get("headers", {}) if src.handle else {}
@@ -677,3 +680,93 @@ def read_small(info: ObjectInfo) -> bytes:
         raise errors.NotFound() from None
     finally:
         h.close()
+
+
+# ---------------------------------------------------------------- container sync
+
+def sync_target(value: str) -> tuple[str, str] | None:
+    """(account, container) of an X-Container-Sync-To on this cluster:
+    ``//realm/cluster/AUTH_x/container`` or a URL ending in ``/v1/AUTH_x/container``."""
+    v = value.strip()
+    if v.startswith("//"):
+        parts = v[2:].split("/")
+        if len(parts) == 4 and all(parts):
+            return parts[2], parts[3]
+        return None
+    if "/v1/" in v:
+        tail = v.split("/v1/", 1)[1].strip("/").split("/")
+        if len(tail) == 2 and all(tail):
+            return tail[0], tail[1]
+    return None
+
+
+def register_sync(account: str, container: str, meta: dict[str, str]) -> None:
+    """Record (or drop) a container's sync target; the periodic job does the copying."""
+    b = backend()
+    info = container_info(account, container)["meta"]
+    to = info.get("x-container-sync-to")
+    target = sync_target(to) if to else None
+    with b._exp_conn_lock:
+        if target is None:
+            b._exp.execute("DELETE FROM sync WHERE account = ? AND container = ?", (account, container))
+        else:
+            b._exp.execute("INSERT INTO sync (account, container, to_account, to_container, key, last_ts) "
+                           "VALUES (?, ?, ?, ?, ?, '') ON CONFLICT(account, container) DO UPDATE SET "
+                           "to_account = excluded.to_account, to_container = excluded.to_container, "
+                           "key = excluded.key", (account, container, target[0], target[1],
+                                                  info.get("x-container-sync-key", "")))
+        b._exp.commit()
+
+
+def run_container_sync() -> int:
+    """Copy objects written since the last pass to each sync target whose
+    X-Container-Sync-Key matches (periodic job; deletions are not propagated)."""
+    b = backend()
+    with b._exp_conn_lock:
+        rows = b._exp.execute("SELECT account, container, to_account, to_container, key, last_ts "
+                              "FROM sync").fetchall()
+    copied = 0
+    for account, container, to_account, to_container, key, last_ts in rows:
+        src = b.container_db(account, container)
+        dst = b.container_db(to_account, to_container)
+        if src.info() is None:
+            with b._exp_conn_lock:
+                b._exp.execute("DELETE FROM sync WHERE account = ? AND container = ?", (account, container))
+                b._exp.commit()
+            continue
+        dinfo = dst.info()
+        if dinfo is None or dinfo["meta"].get("x-container-sync-key", "") != key:
+            continue
+        newest = last_ts
+        marker = ""
+        while True:
+            page = src.list(marker=marker, limit=1000)
+            if not page:
+                break
+            for r in page:
+                ts = r["meta_ts"] or r["ts"]
+                newest = max(newest, ts)
+                if ts <= last_ts:
+                    continue
+                cur = dst.get_object(r["name"])
+                if cur is not None and (cur["meta_ts"] or cur["ts"]) >= ts:
+                    continue
+                try:
+                    info = open_object(account, container, r["name"])
+                except errors.NotFound:
+                    continue
+                try:
+                    copy_object(info, to_account, to_container, r["name"], info.headers,
+                                r["delete_at"], archive=False, keep_ts=True)
+                    copied += 1
+                except errors.OpenStackError:
+                    pass
+                finally:
+                    info.close()
+            marker = page[-1]["name"]
+        if newest != last_ts:
+            with b._exp_conn_lock:
+                b._exp.execute("UPDATE sync SET last_ts = ? WHERE account = ? AND container = ?",
+                               (newest, account, container))
+                b._exp.commit()
+    return copied

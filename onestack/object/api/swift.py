@@ -79,6 +79,7 @@ def info_document() -> dict[str, Any]:
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "symlink": {"symlink_loop_limit": 2},
         "staticweb": {}, "crossdomain": {}, "healthcheck": {},
+        "container_sync": {"realms": {}},
         "s3api": {"max_bucket_listing": 1000, "max_parts_listing": 1000,
                   "max_upload_part_num": 10000, "max_multi_delete_objects": 1000,
                   "allow_multipart_uploads": True, "min_segment_size": 5242880},
@@ -251,6 +252,8 @@ async def container_put(req: Any) -> Response:
     except errors.NotFound:
         pass
     created = await run_in_threadpool(service.create_container, account, container, meta, policy)
+    if "x-container-sync-to" in meta or "x-container-sync-key" in meta:
+        await run_in_threadpool(service.register_sync, account, container, meta)
     return reply(req, 201 if created else 202, b"", {}, HTML)
 
 
@@ -263,6 +266,9 @@ def _container_meta(req: Any) -> dict[str, str]:
                 v = common.validate_acl(v, title(k))
             if k in ("x-versions-location", "x-history-location") and v:
                 v = common.check_container(unquote(v).strip("/"))
+            if k == "x-container-sync-to" and v and service.sync_target(v) is None:
+                raise errors.BadRequest("Invalid X-Container-Sync-To format: use "
+                                        "//realm/cluster/account/container or .../v1/account/container")
             meta[k] = v
         if req.headers.get("x-remove-" + k[2:]) is not None:
             meta[k] = ""
@@ -289,6 +295,8 @@ async def container_post(req: Any) -> Response:
     info = await run_in_threadpool(service.container_info, account, container)
     common.check_meta_totals(info["meta"], meta, "container")
     await run_in_threadpool(service.set_container_meta, account, container, meta)
+    if "x-container-sync-to" in meta or "x-container-sync-key" in meta:
+        await run_in_threadpool(service.register_sync, account, container, meta)
     return reply(req, 204, b"", {}, HTML)
 
 

@@ -411,3 +411,27 @@ def test_bad_container_names(demo):
     assert demo.req("PUT", "/..").status in (400, 404)
     assert demo.req("PUT", "/a%00b").status == 400
     assert demo.cloud.request("GET", "/object/v1/NOTAUTH_x", token=demo.token).status in (403, 404)
+
+
+def test_container_sync_within_the_cluster(demo, uniq):
+    a, b = f"sync-a-{uniq}", f"sync-b-{uniq}"
+    for mine, other in ((a, b), (b, a)):
+        r = demo.req("PUT", f"/{mine}", headers={
+            "X-Container-Sync-To": f"//realm1/name1/{demo.account}/{other}",
+            "X-Container-Sync-Key": "k1"})
+        assert r.status == 201
+    assert demo.req("POST", f"/{a}", headers={"X-Container-Sync-To": "nonsense"}).status == 400
+    put(demo, f"/{a}/from-a", b"aaa")
+    put(demo, f"/{b}/from-b", b"bbb")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        la = demo.req("GET", f"/{a}").body.split()
+        lb = demo.req("GET", f"/{b}").body.split()
+        if la == lb == [b"from-a", b"from-b"]:
+            break
+        time.sleep(1)
+    assert demo.req("GET", f"/{b}/from-a").body == b"aaa"
+    assert demo.req("GET", f"/{a}/from-b").body == b"bbb"
+    # copies keep the source's timestamp, so the two containers do not copy back and forth
+    assert demo.req("HEAD", f"/{a}/from-a").headers["x-timestamp"] == \
+        demo.req("HEAD", f"/{b}/from-a").headers["x-timestamp"]
