@@ -8,7 +8,7 @@ APT_TEST := postgresql qemu-utils openssh-client
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test venv test-venv apt-runtime apt-test clean
+.PHONY: up test venv test-venv apt-runtime apt-test clean bench-identity config-doc
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,15 @@ up: apt-runtime venv
 
 test: apt-test test-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Side by side with upstream Keystone (needs `hey`; sets Keystone up on first use).
+bench-identity: venv
+	@command -v hey >/dev/null || scripts/ensure-apt.sh hey
+	$(BIN)/python bench/identity.py $(ARGS)
+
+# Regenerate docs/configuration.md from the settings dataclasses.
+config-doc: venv
+	$(BIN)/python scripts/gen-config-doc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
