@@ -223,3 +223,143 @@ def delete_endpoint(s: Any, endpoint_id: str) -> None:
     s.delete(get_endpoint(s, endpoint_id))
     s.flush()
     tokens.revision.bump(s)
+
+
+# ------------------------------------------------------------------ policies (/v3/policies)
+class PolicyNotFound(errors.NotFound):
+    message = "Could not find policy: {policy_id}."
+
+
+def get_policy(s: Any, policy_id: str) -> m.Policy:
+    p = s.get(m.Policy, policy_id)
+    if p is None:
+        raise PolicyNotFound(policy_id=policy_id)
+    return p
+
+
+def list_policies(s: Any, type_: str | None = None) -> list[m.Policy]:
+    q = select(m.Policy).order_by(m.Policy.id)
+    if type_ is not None:
+        q = q.where(m.Policy.type == type_)
+    return list(s.scalars(q))
+
+
+def create_policy(s: Any, values: dict[str, Any]) -> m.Policy:
+    p = m.Policy(id=new_id(), type=values["type"], blob=values["blob"], extra=values.get("_extra", {}))
+    s.add(p)
+    s.flush()
+    return p
+
+
+def update_policy(s: Any, policy_id: str, values: dict[str, Any]) -> m.Policy:
+    p = get_policy(s, policy_id)
+    for k in ("type", "blob"):
+        if k in values:
+            setattr(p, k, values[k])
+    if values.get("_extra"):
+        p.extra = {**(p.extra or {}), **values["_extra"]}
+    s.flush()
+    return p
+
+
+def delete_policy(s: Any, policy_id: str) -> None:
+    s.delete(get_policy(s, policy_id))
+    s.flush()
+
+
+# ------------------------------------------------------------------ endpoint groups (OS-EP-FILTER)
+class EndpointGroupNotFound(errors.NotFound):
+    message = "Could not find endpoint group: {endpoint_group_id}."
+
+
+FILTER_KEYS = ("interface", "service_id", "region_id")
+
+
+def check_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    bad = set(filters) - set(FILTER_KEYS)
+    if bad or not filters:
+        raise errors.ValidationError(f"Endpoint group filters admit only {list(FILTER_KEYS)} "
+                                     f"(got {sorted(filters)!r}).")
+    for k, v in filters.items():
+        if not isinstance(v, str):
+            raise errors.ValidationError(f"Endpoint group filter {k!r} must be a string.")
+    if "interface" in filters and filters["interface"] not in INTERFACES:
+        raise errors.ValidationError(f"Invalid interface {filters['interface']!r}.")
+    return filters
+
+
+def get_group(s: Any, group_id: str) -> m.EndpointGroup:
+    g = s.get(m.EndpointGroup, group_id)
+    if g is None:
+        raise EndpointGroupNotFound(endpoint_group_id=group_id)
+    return g
+
+
+def list_groups(s: Any, name: str | None = None) -> list[m.EndpointGroup]:
+    q = select(m.EndpointGroup).order_by(m.EndpointGroup.id)
+    if name is not None:
+        q = q.where(m.EndpointGroup.name == name)
+    return list(s.scalars(q))
+
+
+def create_group(s: Any, values: dict[str, Any]) -> m.EndpointGroup:
+    g = m.EndpointGroup(id=new_id(), name=values["name"], description=values.get("description"),
+                        filters=values["filters"])
+    s.add(g)
+    s.flush()
+    return g
+
+
+def update_group(s: Any, group_id: str, values: dict[str, Any]) -> m.EndpointGroup:
+    g = get_group(s, group_id)
+    for k in ("name", "description", "filters"):
+        if k in values:
+            setattr(g, k, values[k])
+    s.flush()
+    tokens.revision.bump(s)
+    return g
+
+
+def delete_group(s: Any, group_id: str) -> None:
+    s.delete(get_group(s, group_id))
+    s.flush()
+    tokens.revision.bump(s)
+
+
+def group_endpoints(s: Any, g: m.EndpointGroup) -> list[m.Endpoint]:
+    return list_endpoints(s, dict(g.filters or {}))
+
+
+def group_projects(s: Any, group_id: str) -> list[str]:
+    get_group(s, group_id)
+    return list(s.scalars(select(m.ProjectEndpointGroup.project_id).where(
+        m.ProjectEndpointGroup.endpoint_group_id == group_id)))
+
+
+def groups_for_project(s: Any, project_id: str) -> list[m.EndpointGroup]:
+    ids = list(s.scalars(select(m.ProjectEndpointGroup.endpoint_group_id).where(
+        m.ProjectEndpointGroup.project_id == project_id)))
+    return [s.get(m.EndpointGroup, i) for i in ids]
+
+
+def associate(s: Any, group_id: str, project_id: str) -> None:
+    get_group(s, group_id)
+    from onestack.identity.service import get_project
+    get_project(s, project_id)
+    if s.get(m.ProjectEndpointGroup, (group_id, project_id)) is None:
+        s.add(m.ProjectEndpointGroup(endpoint_group_id=group_id, project_id=project_id))
+        s.flush()
+        tokens.revision.bump(s)
+
+
+def association(s: Any, group_id: str, project_id: str) -> None:
+    get_group(s, group_id)
+    if s.get(m.ProjectEndpointGroup, (group_id, project_id)) is None:
+        raise errors.NotFound(f"Endpoint group {group_id} is not associated with project {project_id}.")
+
+
+def dissociate(s: Any, group_id: str, project_id: str) -> None:
+    association(s, group_id, project_id)
+    s.delete(s.get(m.ProjectEndpointGroup, (group_id, project_id)))
+    s.flush()
+    tokens.revision.bump(s)

@@ -235,3 +235,46 @@ def check_signature(secret: str, c: dict[str, Any]) -> None:
             expected.append(_sign_v2(secret, {**c, "host": host.split(":", 1)[0]}))
     if not any(hmac.compare_digest(e, given) for e in expected):
         raise AuthFailed("Invalid EC2 signature.")
+
+
+# ------------------------------------------------------------------ OS-OAUTH1 consumers
+class ConsumerNotFound(errors.NotFound):
+    message = "Could not find consumer: {consumer_id}."
+
+
+def get_consumer(s: Any, consumer_id: str) -> m.OAuthConsumer:
+    c = s.get(m.OAuthConsumer, consumer_id)
+    if c is None:
+        raise ConsumerNotFound(consumer_id=consumer_id)
+    return c
+
+
+def list_consumers(s: Any) -> list[m.OAuthConsumer]:
+    return list(s.scalars(select(m.OAuthConsumer).order_by(m.OAuthConsumer.id)))
+
+
+def create_consumer(s: Any, values: dict[str, Any]) -> tuple[m.OAuthConsumer, str]:
+    from onestack.identity import passwords
+    from onestack.identity.service import conf
+    secret = uuid.uuid4().hex
+    c = m.OAuthConsumer(id=new_id(), description=values.get("description"),
+                        secret_hash=passwords.hash_password(secret, conf().password_hash_rounds),
+                        extra=values.get("_extra", {}))
+    s.add(c)
+    s.flush()
+    return c, secret
+
+
+def update_consumer(s: Any, consumer_id: str, values: dict[str, Any]) -> m.OAuthConsumer:
+    c = get_consumer(s, consumer_id)
+    if "description" in values:
+        c.description = values["description"]
+    if values.get("_extra"):
+        c.extra = {**(c.extra or {}), **values["_extra"]}
+    s.flush()
+    return c
+
+
+def delete_consumer(s: Any, consumer_id: str) -> None:
+    s.delete(get_consumer(s, consumer_id))
+    s.flush()

@@ -186,3 +186,136 @@ def delete_endpoint(req: Req) -> None:
     req.ctx.can("identity:delete_endpoint", target(req))
     with db.write() as s:
         cat.delete_endpoint(s, req.params["endpoint_id"])
+
+
+# ------------------------------------------------------------------ /v3/policies
+POLICY = Resource("policy", "policies", [
+    Field("type", create=True, update=True, required=True, min_length=1, max_length=255, filter=True),
+    Field("blob", create=True, update=True, required=True),
+], allow_extra=True)
+
+ENDPOINT_GROUP = Resource("endpoint_group", "endpoint_groups", [
+    Field("name", create=True, update=True, required=True, min_length=1, max_length=255, filter=True),
+    Field("description", create=True, update=True, nullable=True),
+    Field("filters", type=dict, create=True, update=True, required=True, parse=cat.check_filters),
+])
+
+
+def policy_view(req: Req, p: Any) -> dict[str, Any]:
+    out = dict(p.extra or {})
+    out.update({"id": p.id, "type": p.type, "blob": p.blob, "links": views.link(req, "policies", p.id)})
+    return out
+
+
+def list_policies(req: Req) -> dict:
+    req.ctx.can("identity:list_policies", target(req))
+    with db.read() as s:
+        return views.collection(req, "policies", [policy_view(req, p) for p in
+                                                  cat.list_policies(s, req.query.get("type"))])
+
+
+def create_policy(req: Req) -> Reply:
+    values = member_body(req, POLICY, "create")
+    req.ctx.can("identity:create_policy", target(req))
+    with db.write() as s:
+        return Reply(201, {"policy": policy_view(req, cat.create_policy(s, values))})
+
+
+def show_policy(req: Req) -> dict:
+    req.ctx.can("identity:get_policy", target(req))
+    with db.read() as s:
+        return {"policy": policy_view(req, cat.get_policy(s, req.params["policy_id"]))}
+
+
+def update_policy(req: Req) -> dict:
+    values = member_body(req, POLICY, "update")
+    req.ctx.can("identity:update_policy", target(req))
+    with db.write() as s:
+        return {"policy": policy_view(req, cat.update_policy(s, req.params["policy_id"], values))}
+
+
+def delete_policy(req: Req) -> None:
+    req.ctx.can("identity:delete_policy", target(req))
+    with db.write() as s:
+        cat.delete_policy(s, req.params["policy_id"])
+
+
+# ------------------------------------------------------------------ OS-EP-FILTER endpoint groups
+def group_view(req: Req, g: Any) -> dict[str, Any]:
+    return {"id": g.id, "name": g.name, "description": g.description, "filters": g.filters or {},
+            "links": {"self": f"{req.service_url}/v3/OS-EP-FILTER/endpoint_groups/{g.id}"}}
+
+
+def list_groups(req: Req) -> dict:
+    req.ctx.can("identity:list_endpoint_groups", target(req))
+    with db.read() as s:
+        return views.collection(req, "endpoint_groups", [group_view(req, g) for g in
+                                                         cat.list_groups(s, req.query.get("name"))])
+
+
+def create_group(req: Req) -> Reply:
+    values = member_body(req, ENDPOINT_GROUP, "create")
+    req.ctx.can("identity:create_endpoint_group", target(req))
+    with db.write() as s:
+        return Reply(201, {"endpoint_group": group_view(req, cat.create_group(s, values))})
+
+
+def show_group(req: Req) -> dict:
+    req.ctx.can("identity:get_endpoint_group", target(req))
+    with db.read() as s:
+        return {"endpoint_group": group_view(req, cat.get_group(s, req.params["endpoint_group_id"]))}
+
+
+def update_group(req: Req) -> dict:
+    values = member_body(req, ENDPOINT_GROUP, "update")
+    req.ctx.can("identity:update_endpoint_group", target(req))
+    with db.write() as s:
+        return {"endpoint_group": group_view(req, cat.update_group(s, req.params["endpoint_group_id"], values))}
+
+
+def delete_group(req: Req) -> None:
+    req.ctx.can("identity:delete_endpoint_group", target(req))
+    with db.write() as s:
+        cat.delete_group(s, req.params["endpoint_group_id"])
+
+
+def group_endpoints(req: Req) -> dict:
+    req.ctx.can("identity:list_endpoints_associated_with_endpoint_group", target(req))
+    with db.read() as s:
+        g = cat.get_group(s, req.params["endpoint_group_id"])
+        return views.collection(req, "endpoints", [endpoint_view(req, e) for e in cat.group_endpoints(s, g)])
+
+
+def group_projects(req: Req) -> dict:
+    req.ctx.can("identity:list_projects_associated_with_endpoint_group", target(req))
+    from onestack.identity import models as m
+    with db.read() as s:
+        ps = [s.get(m.Project, pid) for pid in cat.group_projects(s, req.params["endpoint_group_id"])]
+        return views.collection(req, "projects", [views.project(req, p) for p in ps if p is not None])
+
+
+def groups_for_project(req: Req) -> dict:
+    req.ctx.can("identity:list_endpoint_groups_for_project", target(req))
+    with db.read() as s:
+        return views.collection(req, "endpoint_groups", [group_view(req, g) for g in
+                                                         cat.groups_for_project(s, req.params["project_id"])])
+
+
+def associate_group(req: Req) -> None:
+    req.ctx.can("identity:add_endpoint_group_to_project", target(req))
+    with db.write() as s:
+        cat.associate(s, req.params["endpoint_group_id"], req.params["project_id"])
+
+
+def check_group_association(req: Req) -> dict:
+    req.ctx.can("identity:get_endpoint_group_in_project", target(req))
+    from onestack.identity.service import get_project
+    with db.read() as s:
+        cat.association(s, req.params["endpoint_group_id"], req.params["project_id"])
+        return {"project": views.project(req, get_project(s, req.params["project_id"]))}
+
+
+def dissociate_group(req: Req) -> None:
+    req.ctx.can("identity:remove_endpoint_group_from_project", target(req))
+    with db.write() as s:
+        cat.dissociate(s, req.params["endpoint_group_id"], req.params["project_id"])

@@ -77,3 +77,52 @@ def delete(req: Req) -> None:
         req.ctx.can("identity:delete_credential", target(req, credential=_pol(c)))
     with db.write() as s:
         creds.delete(s, req.params["credential_id"])
+
+
+# ------------------------------------------------------------------ OS-OAUTH1 consumers
+CONSUMER = Resource("consumer", "consumers", [
+    Field("description", create=True, update=True, nullable=True),
+], allow_extra=True)
+
+
+def consumer_view(req: Req, c: Any) -> dict[str, Any]:
+    out = dict(c.extra or {})
+    out.update({"id": c.id, "description": c.description,
+                "links": {"self": f"{req.service_url}/v3/OS-OAUTH1/consumers/{c.id}"}})
+    return out
+
+
+def list_consumers(req: Req) -> dict:
+    req.ctx.can("identity:list_consumers", target(req))
+    with db.read() as s:
+        return views.collection(req, "consumers", [consumer_view(req, c) for c in creds.list_consumers(s)])
+
+
+def create_consumer(req: Req) -> Reply:
+    values = member_body(req, CONSUMER, "create")
+    req.ctx.can("identity:create_consumer", target(req))
+    with db.write() as s:
+        c, secret = creds.create_consumer(s, values)
+        return Reply(201, {"consumer": {**consumer_view(req, c), "secret": secret}})
+
+
+def show_consumer(req: Req) -> dict:
+    req.ctx.can("identity:get_consumer", target(req))
+    with db.read() as s:
+        return {"consumer": consumer_view(req, creds.get_consumer(s, req.params["consumer_id"]))}
+
+
+def update_consumer(req: Req) -> dict:
+    body = req.json()
+    if isinstance(body, dict) and isinstance(body.get("consumer"), dict) and "secret" in body["consumer"]:
+        raise errors.ValidationError("The consumer secret cannot be updated.")
+    values = member_body(req, CONSUMER, "update")
+    req.ctx.can("identity:update_consumer", target(req))
+    with db.write() as s:
+        return {"consumer": consumer_view(req, creds.update_consumer(s, req.params["consumer_id"], values))}
+
+
+def delete_consumer(req: Req) -> None:
+    req.ctx.can("identity:delete_consumer", target(req))
+    with db.write() as s:
+        creds.delete_consumer(s, req.params["consumer_id"])

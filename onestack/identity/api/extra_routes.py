@@ -11,6 +11,7 @@ from onestack.identity.api import trusts as tr
 _AC = "/v3/users/{user_id}/application_credentials"
 _AR = "/v3/users/{user_id}/access_rules"
 _EC2 = "/v3/users/{user_id}/credentials/OS-EC2"
+_EG = "/v3/OS-EP-FILTER/endpoint_groups"
 
 ROUTES = [
     route("GET", "/v3/regions", cat.list_regions),
@@ -67,4 +68,26 @@ ROUTES = [
     route("DELETE", "/v3/OS-TRUST/trusts/{trust_id}", tr.delete),
     route("GET", "/v3/OS-TRUST/trusts/{trust_id}/roles", tr.list_roles),
     route("GET", "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}", tr.get_role),
+
+    route("GET", "/v3/policies", cat.list_policies),
+    route("POST", "/v3/policies", cat.create_policy),
+    route("GET", "/v3/policies/{policy_id}", cat.show_policy),
+    route("PATCH", "/v3/policies/{policy_id}", cat.update_policy),
+    route("DELETE", "/v3/policies/{policy_id}", cat.delete_policy),
+    route("GET", _EG, cat.list_groups),
+    route("POST", _EG, cat.create_group),
+    route("GET", _EG + "/{endpoint_group_id}", cat.show_group),
+    route("PATCH", _EG + "/{endpoint_group_id}", cat.update_group),
+    route("DELETE", _EG + "/{endpoint_group_id}", cat.delete_group),
+    route("GET", _EG + "/{endpoint_group_id}/endpoints", cat.group_endpoints),
+    route("GET", _EG + "/{endpoint_group_id}/projects", cat.group_projects),
+    route("PUT", _EG + "/{endpoint_group_id}/projects/{project_id}", cat.associate_group),
+    route("GET", _EG + "/{endpoint_group_id}/projects/{project_id}", cat.check_group_association),
+    route("DELETE", _EG + "/{endpoint_group_id}/projects/{project_id}", cat.dissociate_group),
+    route("GET", "/v3/OS-EP-FILTER/projects/{project_id}/endpoint_groups", cat.groups_for_project),
+    route("GET", "/v3/OS-OAUTH1/consumers", cr.list_consumers),
+    route("POST", "/v3/OS-OAUTH1/consumers", cr.create_consumer),
+    route("GET", "/v3/OS-OAUTH1/consumers/{consumer_id}", cr.show_consumer),
+    route("PATCH", "/v3/OS-OAUTH1/consumers/{consumer_id}", cr.update_consumer),
+    route("DELETE", "/v3/OS-OAUTH1/consumers/{consumer_id}", cr.delete_consumer),
 ]

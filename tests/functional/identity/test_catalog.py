@@ -123,3 +123,45 @@ def test_unscoped_token_has_no_catalog(cloud):
     scoped = cloud.request("POST", "/v3/auth/tokens", body={"auth": {**auth, "scope": {
         "project": {"name": "admin", "domain": {"id": "default"}}}}})
     assert {c["type"] for c in scoped.json()["token"]["catalog"]} >= {"identity"}
+
+
+def test_policies_crud(cloud, adm):
+    p = adm.call("POST", "/v3/policies", {"policy": {"type": "application/json", "blob": '{"a": 1}',
+                                                     "extra_key": "kept"}})["policy"]
+    assert p["type"] == "application/json" and p["blob"] == '{"a": 1}' and p["extra_key"] == "kept"
+    upd = adm.call("PATCH", f"/v3/policies/{p['id']}", {"policy": {"type": "text/plain"}})["policy"]
+    assert upd["type"] == "text/plain" and upd["blob"] == '{"a": 1}'
+    assert p["id"] in {x["id"] for x in adm.call("GET", "/v3/policies")["policies"]}
+    for bad in ({"type": "x"}, {"blob": 5, "type": "x"}, {"type": 1, "blob": "b"}):
+        assert cloud.request("POST", "/v3/policies", token=adm.token, body={"policy": bad}).status == 400
+    adm.call("DELETE", f"/v3/policies/{p['id']}")
+    assert cloud.request("GET", f"/v3/policies/{p['id']}", token=adm.token).status == 404
+
+
+def test_endpoint_groups(cloud, adm):
+    svc = adm.call("POST", "/v3/services", {"service": {"type": uniq("eg")}})["service"]
+    ep = adm.call("POST", "/v3/endpoints", {"endpoint": {"service_id": svc["id"], "interface": "internal",
+                                                         "url": "http://eg/"}})["endpoint"]
+    base = "/v3/OS-EP-FILTER/endpoint_groups"
+    g = adm.call("POST", base, {"endpoint_group": {"name": "g", "description": "d", "filters": {
+        "service_id": svc["id"], "interface": "internal"}}})["endpoint_group"]
+    assert g["filters"] == {"service_id": svc["id"], "interface": "internal"}
+    assert cloud.request("HEAD", f"{base}/{g['id']}", token=adm.token).status == 200
+    eps = adm.call("GET", f"{base}/{g['id']}/endpoints")["endpoints"]
+    assert [e["id"] for e in eps] == [ep["id"]]
+    proj = adm.project()
+    adm.call("PUT", f"{base}/{g['id']}/projects/{proj['id']}")
+    assert adm.call("GET", f"{base}/{g['id']}/projects/{proj['id']}")["project"]["id"] == proj["id"]
+    assert [p["id"] for p in adm.call("GET", f"{base}/{g['id']}/projects")["projects"]] == [proj["id"]]
+    assert [x["id"] for x in adm.call("GET", f"/v3/OS-EP-FILTER/projects/{proj['id']}/endpoint_groups")
+            ["endpoint_groups"]] == [g["id"]]
+    adm.call("DELETE", f"{base}/{g['id']}/projects/{proj['id']}")
+    assert cloud.request("GET", f"{base}/{g['id']}/projects/{proj['id']}", token=adm.token).status == 404
+    upd = adm.call("PATCH", f"{base}/{g['id']}", {"endpoint_group": {"name": "g2"}})["endpoint_group"]
+    assert upd["name"] == "g2" and upd["description"] == "d"
+    for bad in ({"name": "x", "filters": {"colour": "red"}}, {"name": "x", "filters": {"interface": "private"}},
+                {"name": "x"}, {"name": "x", "filters": "interface=public"}):
+        r = cloud.request("POST", base, token=adm.token, body={"endpoint_group": bad})
+        assert r.status == 400, (bad, r)
+    adm.call("DELETE", f"{base}/{g['id']}")
+    assert cloud.request("GET", f"{base}/{g['id']}", token=adm.token).status == 404

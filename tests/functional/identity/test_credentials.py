@@ -141,3 +141,19 @@ def test_ec2_other_user_is_refused(cloud, adm, member):
     assert cloud.request("POST", path, token=member.token, body={"tenant_id": "nope"}).status == 404
     assert cloud.request("POST", path, token=member.token, body={}).status == 400
     assert cloud.request("DELETE", f"{path}/{access}", token=member.token).status == 204
+
+
+def test_oauth1_consumers(cloud, adm, member):
+    base = "/v3/OS-OAUTH1/consumers"
+    c = adm.call("POST", base, {"consumer": {"description": "app"}})["consumer"]
+    assert c["secret"] and c["description"] == "app"
+    shown = adm.call("GET", f"{base}/{c['id']}")["consumer"]
+    assert "secret" not in shown and shown["description"] == "app"
+    assert adm.call("PATCH", f"{base}/{c['id']}", {"consumer": {"description": "new"}})["consumer"][
+        "description"] == "new"
+    r = cloud.request("PATCH", f"{base}/{c['id']}", token=adm.token, body={"consumer": {"secret": "x"}})
+    assert r.status == 400
+    assert c["id"] in {x["id"] for x in adm.call("GET", base)["consumers"]}
+    assert cloud.request("GET", base, token=member.token).status == 403
+    adm.call("DELETE", f"{base}/{c['id']}")
+    assert cloud.request("GET", f"{base}/{c['id']}", token=adm.token).status == 404
