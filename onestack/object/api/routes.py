@@ -11,6 +11,8 @@ ANON = {"auth": False, "auth_optional": True, "microversioned": False}
 ROUTES = [
     route("GET", "/", swift.root, auth=False, microversioned=False),
     route("GET", "/info", swift.root, auth=False, microversioned=False),
+    route("GET", "/healthcheck", swift.root, auth=False, microversioned=False),
+    route("GET", "/crossdomain.xml", swift.root, auth=False, microversioned=False),
     route("GET", A, swift.account_get, **ANON),
     route("POST", A, swift.account_post, stream=True, **ANON),
     route("PUT", A, swift.account_put, stream=True, **ANON),

@@ -36,7 +36,10 @@ def test_info_is_truthful(cloud):
         info = r.json()
         assert info["swift"]["container_listing_limit"] == 10000
         assert {"slo", "dlo", "tempurl", "formpost", "bulk_delete", "symlink"} <= set(info)
-    assert cloud.request("GET", "/healthcheck").body == b"OK"
+    for path in ("/healthcheck", "/object/healthcheck", "/object/v1/healthcheck"):
+        assert cloud.request("GET", path).body == b"OK"
+    for path in ("/crossdomain.xml", "/object/crossdomain.xml", "/object/v1/crossdomain.xml"):
+        assert cloud.request("GET", path).body.startswith(b'<?xml version="1.0"?>')
 
 
 def test_account_head_stats_and_metadata(demo, cont):
