@@ -309,13 +309,16 @@ def _image_metadata(image: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def set_status(volume_id: str, status: str, **values: Any) -> None:
-    with db.write() as s:
-        v = s.get(m.Volume, volume_id)
-        if v is not None:
-            v.status = status
-            for k, val in values.items():
-                setattr(v, k, val)
+def remember_status(v: m.Volume) -> None:
+    """Record the status to return to when a busy operation (extend, upload, backup) ends."""
+    v.admin_metadata = {**(v.admin_metadata or {}), "previous_status": v.status}
+
+
+def restore_status(v: m.Volume) -> None:
+    """Back to the status recorded by remember_status (when the busy operation ends)."""
+    meta = dict(v.admin_metadata or {})
+    v.status = meta.pop("previous_status", "available")
+    v.admin_metadata = meta
 
 
 def delete_volume(ctx: Any, volume_id: str, cascade: bool = False, force: bool = False) -> None:
@@ -374,7 +377,7 @@ def extend_volume(ctx: Any, volume_id: str, new_size: int, attached_ok: bool) ->
         vtype = s.get(m.VolumeType, v.volume_type_id) if v.volume_type_id else None
         extra = {f"gigabytes_{vtype.name}": new_size - v.size} if vtype else {}
         check_quota(s, v.project_id, gigabytes=new_size - v.size, _size=new_size, **extra)
-        v.admin_metadata = {**(v.admin_metadata or {}), "previous_status": v.status}
+        remember_status(v)
         v.status = "extending"
         tasks.submit(s, "volume.extend", resource_type="volume", resource_id=v.id, project_id=v.project_id,
                      payload={"new_size": new_size})
@@ -455,7 +458,7 @@ def upload_to_image(ctx: Any, volume_id: str, body: dict[str, Any]) -> dict[str,
         with db.write() as s:
             v = get_volume(s, ctx, volume_id)
             check(v)
-            v.admin_metadata = {**(v.admin_metadata or {}), "previous_status": v.status}
+            remember_status(v)
             v.status = "uploading"
             tasks.submit(s, "volume.upload_image", resource_type="volume", resource_id=v.id,
                          project_id=v.project_id,
@@ -704,7 +707,7 @@ def create_backup(ctx: Any, body: dict[str, Any]) -> m.Backup:
                      is_incremental=parent is not None, availability_zone=v.availability_zone,
                      metadata_=dict(body.get("metadata") or {}))
         s.add(b)
-        v.admin_metadata = {**(v.admin_metadata or {}), "previous_status": v.status}
+        remember_status(v)
         v.status = "backing-up"
         s.flush()
         tasks.submit(s, "backup.create", resource_type="backup", resource_id=b.id, project_id=b.project_id,

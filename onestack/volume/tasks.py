@@ -15,7 +15,7 @@ from onestack import db
 from onestack.context import RequestContext
 from onestack.db.base import utcnow
 from onestack.tasks import TaskRun, TaskSpec
-from onestack.volume import drivers
+from onestack.volume import drivers, service
 from onestack.volume import models as m
 from onestack.volume.backups import ChunkStore
 
@@ -172,9 +172,7 @@ def finish_extend(run: TaskRun) -> None:
         v = s.get(m.Volume, run.resource_id)
         if v is not None and v.status == "extending":
             v.size = run.payload["new_size"]
-            meta = dict(v.admin_metadata or {})
-            v.status = meta.pop("previous_status", "available")
-            v.admin_metadata = meta
+            service.restore_status(v)
 
 
 def extend_failed(run: TaskRun, error: str) -> None:
@@ -239,9 +237,7 @@ def finish_upload(run: TaskRun) -> None:
     with db.write() as s:
         v = s.get(m.Volume, run.resource_id)
         if v is not None and v.status == "uploading":
-            meta = dict(v.admin_metadata or {})
-            v.status = meta.pop("previous_status", "available")
-            v.admin_metadata = meta
+            service.restore_status(v)
 
 
 def upload_failed(run: TaskRun, error: str) -> None:
@@ -321,9 +317,7 @@ def finish_backup(run: TaskRun) -> None:
             b.status = "available"
             b.object_count = run.payload.get("object_count", 0)
         if v is not None and v.status == "backing-up":
-            meta = dict(v.admin_metadata or {})
-            v.status = meta.pop("previous_status", "available")
-            v.admin_metadata = meta
+            service.restore_status(v)
 
 
 def backup_failed(run: TaskRun, error: str) -> None:
@@ -335,9 +329,7 @@ def backup_failed(run: TaskRun, error: str) -> None:
             b.status = "error"
             b.fail_reason = error[:250]
         if v is not None and v.status == "backing-up":
-            meta = dict(v.admin_metadata or {})
-            v.status = meta.pop("previous_status", "available")
-            v.admin_metadata = meta
+            service.restore_status(v)
 
 
 def backup_remove(run: TaskRun) -> None:
