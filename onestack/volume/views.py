@@ -26,7 +26,10 @@ def attachment_summary(a: Any) -> dict[str, Any]:
             "host_name": a.attached_host, "volume_id": a.volume_id, "device": a.mountpoint, "id": a.volume_id}
 
 
-def volume(req: Req, v: Any, type_name: str | None, attachments: list[Any], admin: bool) -> dict[str, Any]:
+def volume(req: Req, v: Any, type_name: str | None, attachments: list[Any], admin: bool,
+           extended: bool = True) -> dict[str, Any]:
+    """The volume; ``extended`` adds the extension attributes that show/detail carry and
+    create/update responses do not (os-vol-*, volume_image_metadata), as upstream."""
     out: dict[str, Any] = {
         "id": v.id, "name": v.name, "description": v.description, "status": v.status, "size": v.size,
         "availability_zone": v.availability_zone, "created_at": ts(v.created_at),
@@ -36,14 +39,13 @@ def volume(req: Req, v: Any, type_name: str | None, attachments: list[Any], admi
         "metadata": dict(v.metadata_ or {}), "volume_type": type_name, "snapshot_id": v.snapshot_id,
         "source_volid": v.source_volid, "consistencygroup_id": None, "user_id": v.user_id,
         "links": links(req, "volumes", v.id), "replication_status": None,
-        "os-vol-tenant-attr:tenant_id": v.project_id, "migration_status": v.migration_status,
-        "backup_id": v.backup_id if _v(req, "3.47") else None,
+        "migration_status": v.migration_status,
     }
-    if not _v(req, "3.47"):
-        out.pop("backup_id")
-    if v.image_metadata:
-        out["volume_image_metadata"] = dict(v.image_metadata)
-    if admin:
+    if extended:
+        out["os-vol-tenant-attr:tenant_id"] = v.project_id
+        if v.image_metadata:
+            out["volume_image_metadata"] = dict(v.image_metadata)
+    if admin and extended:
         out["os-vol-host-attr:host"] = v.host
         out["os-vol-mig-status-attr:migstat"] = v.migration_status
         out["os-vol-mig-status-attr:name_id"] = None
@@ -69,12 +71,13 @@ def volume_summary(req: Req, v: Any) -> dict[str, Any]:
     return {"id": v.id, "name": v.name, "links": links(req, "volumes", v.id)}
 
 
-def snapshot(req: Req, sn: Any) -> dict[str, Any]:
+def snapshot(req: Req, sn: Any, extended: bool = True) -> dict[str, Any]:
     out = {"id": sn.id, "created_at": ts(sn.created_at), "updated_at": ts(sn.updated_at),
            "name": sn.name, "description": sn.description, "volume_id": sn.volume_id,
-           "status": sn.status, "size": sn.size, "metadata": dict(sn.metadata_ or {}),
-           "os-extended-snapshot-attributes:progress": sn.progress,
-           "os-extended-snapshot-attributes:project_id": sn.project_id}
+           "status": sn.status, "size": sn.size, "metadata": dict(sn.metadata_ or {})}
+    if extended:
+        out["os-extended-snapshot-attributes:progress"] = sn.progress
+        out["os-extended-snapshot-attributes:project_id"] = sn.project_id
     if _v(req, "3.14"):
         out["group_snapshot_id"] = None
     if _v(req, "3.41"):

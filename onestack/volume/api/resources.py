@@ -207,7 +207,7 @@ def snapshot_create(req: Req) -> Reply:
     sn = service.create_snapshot(req.ctx, v.id, body.get("name", body.get("display_name")),
                                  body.get("description", body.get("display_description")), force,
                                  body.get("metadata") or {})
-    return Reply(202, {"snapshot": views.snapshot(req, sn)})
+    return Reply(202, {"snapshot": views.snapshot(req, sn, extended=False)})
 
 
 def _snapshots(req: Req, detail: bool) -> dict[str, Any]:
@@ -217,9 +217,7 @@ def _snapshots(req: Req, detail: bool) -> dict[str, Any]:
                                if req.query.get(k)}
     rows = service.list_rows(req.ctx, m.Snapshot, filters, sort, limit, marker, flag(req, "all_tenants"),
                              verr.SnapshotNotFound(snapshot_id=marker))
-    out: dict[str, Any] = {"snapshots": [views.snapshot(req, sn) if detail else
-                                         {k: val for k, val in views.snapshot(req, sn).items()}
-                                         for sn in rows]}
+    out: dict[str, Any] = {"snapshots": [views.snapshot(req, sn, extended=detail) for sn in rows]}
     out.update(links(req, "snapshots", rows, limit))
     return out
 
@@ -254,7 +252,7 @@ def snapshot_update(req: Req) -> dict[str, Any]:
             row.name = body.get("name", body.get("display_name"))
         if "description" in body or "display_description" in body:
             row.description = body.get("description", body.get("display_description"))
-    return {"snapshot": views.snapshot(req, row)}
+    return {"snapshot": views.snapshot(req, row, extended=False)}
 
 
 def snapshot_delete(req: Req) -> Reply:
@@ -331,7 +329,7 @@ def snapshot_metadata_key_put(req: Req) -> dict[str, Any]:
     return {"meta": item}
 
 
-def snapshot_metadata_key_delete(req: Req) -> None:
+def snapshot_metadata_key_delete(req: Req) -> Reply:
     sn = _snapshot(req, "volume:delete_snapshot_metadata")
     with db.write() as s:
         row = s.get(m.Snapshot, sn.id)
@@ -340,6 +338,7 @@ def snapshot_metadata_key_delete(req: Req) -> None:
             raise errors.NotFound(f"Metadata item was not found for key {req.params['key']}.")
         meta.pop(req.params["key"])
         row.metadata_ = meta
+    return Reply(200)
 
 
 # ------------------------------------------------------------------ attachments (3.27+)

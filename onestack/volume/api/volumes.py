@@ -36,17 +36,18 @@ SORT_KEYS = ["created_at", "updated_at", "id", "name", "size", "status", "availa
              "bootable", "project_id"]
 
 
-def _render(req: Req, rows: list[m.Volume]) -> list[dict[str, Any]]:
+def _render(req: Req, rows: list[m.Volume], extended: bool = True) -> list[dict[str, Any]]:
     atts = service.attachments_of([v.id for v in rows])
     names = service.type_names()
     is_admin = admin(req)
-    return [views.volume(req, v, names.get(v.volume_type_id), atts.get(v.id, []), is_admin) for v in rows]
+    return [views.volume(req, v, names.get(v.volume_type_id), atts.get(v.id, []), is_admin, extended)
+            for v in rows]
 
 
-def _show(req: Req, volume_id: str) -> dict[str, Any]:
+def _show(req: Req, volume_id: str, extended: bool = True) -> dict[str, Any]:
     with db.read() as s:
         v = service.get_volume(s, req.ctx, volume_id)
-    return _render(req, [v])[0]
+    return _render(req, [v], extended)[0]
 
 
 def create(req: Req) -> Reply:
@@ -67,7 +68,7 @@ def create(req: Req) -> Reply:
     if vals["multiattach"]:
         req.ctx.can("volume:multiattach", target(req))
     v = service.create_volume(req.ctx, vals)
-    return Reply(202, {"volume": _render(req, [v])[0]})
+    return Reply(202, {"volume": _render(req, [v], extended=False)[0]})
 
 
 def _filters(req: Req) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def update(req: Req) -> dict[str, Any]:
     if "metadata" in body:
         vals["metadata"] = body["metadata"]
     service.update_volume(req.ctx, v.id, vals)
-    return {"volume": _show(req, v.id)}
+    return {"volume": _show(req, v.id, extended=False)}
 
 
 def delete(req: Req) -> Reply:
@@ -205,13 +206,14 @@ def metadata_key_put(req: Req) -> dict[str, Any]:
     return {"meta": item}
 
 
-def metadata_key_delete(req: Req) -> None:
+def metadata_key_delete(req: Req) -> Reply:
     v = _volume_for(req, "volume:delete_volume_metadata")
     meta = dict(v.metadata_ or {})
     if req.params["key"] not in meta:
         raise errors.NotFound(f"Metadata item was not found for key {req.params['key']}.")
     meta.pop(req.params["key"])
     service.update_volume(req.ctx, v.id, {"metadata": meta})
+    return Reply(200)
 
 
 # ------------------------------------------------------------------ actions
@@ -278,10 +280,10 @@ def _bool_arg(arg: dict[str, Any], key: str) -> bool:
     raise errors.BadRequest(f"Invalid value '{val}' for {key}: must be a boolean.")
 
 
-def _set_bootable(req: Req, v: m.Volume, arg: dict[str, Any]) -> None:
+def _set_bootable(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
     req.ctx.can("volume:update_bootable", target(req, v.project_id))
     service.set_flag(req.ctx, v.id, bootable=_bool_arg(arg, "bootable"))
-    return None
+    return Reply(200)
 
 
 def _readonly(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
