@@ -108,14 +108,16 @@ def test_port_lifecycle_and_ipam(cloud, uniq):
     gw = cloud.request("POST", "/networking/v2.0/ports", token=tok, body={"port": {
         "network_id": net["id"], "fixed_ips": [{"ip_address": "10.40.0.7"}]}})
     assert gw.status == 400
-    got = [cloud.cli("port", "create", f"x{i}-{uniq}", "--network", net["id"]) for i in range(4)]
+    got = [cloud.request("POST", "/networking/v2.0/ports", token=tok, body={"port": {
+        "network_id": net["id"], "name": f"x{i}-{uniq}"}}).json()["port"] for i in range(4)]
     ips = sorted(p["fixed_ips"][0]["ip_address"] for p in got)
     assert ips == ["10.40.0.2", "10.40.0.3", "10.40.0.4", "10.40.0.6"]
     full = cloud.request("POST", "/networking/v2.0/ports", token=tok, body={"port": {"network_id": net["id"]}})
     assert full.status == 409 and _err(full)["type"] == "IpAddressGenerationFailure"
     # release on delete, then re-used
-    cloud.cli("port", "delete", got[0]["id"], json_out=False)
-    again = cloud.cli("port", "create", f"again-{uniq}", "--network", net["id"])
+    assert cloud.request("DELETE", f"/networking/v2.0/ports/{got[0]['id']}", token=tok).status == 204
+    again = cloud.request("POST", "/networking/v2.0/ports", token=tok,
+                          body={"port": {"network_id": net["id"]}}).json()["port"]
     assert again["fixed_ips"][0]["ip_address"] == got[0]["fixed_ips"][0]["ip_address"]
     # filters and fields
     r = cloud.request("GET", f"/networking/v2.0/ports?fixed_ips=ip_address%3D10.40.0.5&fields=id&fields=name",
@@ -133,8 +135,8 @@ def test_port_lifecycle_and_ipam(cloud, uniq):
     r = cloud.request("DELETE", f"/networking/v2.0/networks/{net['id']}", token=tok)
     assert r.status == 409 and _err(r)["type"] == "NetworkInUse"
     for p in [p1, again, *got[1:]]:
-        cloud.cli("port", "delete", p["id"], json_out=False)
-    cloud.cli("network", "delete", net["id"], json_out=False)
+        assert cloud.request("DELETE", f"/networking/v2.0/ports/{p['id']}", token=tok).status == 204
+    assert cloud.request("DELETE", f"/networking/v2.0/networks/{net['id']}", token=tok).status == 204
 
 
 def test_port_attributes(cloud, uniq):
