@@ -72,7 +72,7 @@ INIT = r"""#!/bin/sh
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
 USER_NAME=@LOGIN_USER@
 MD=http://169.254.169.254/openstack/latest
-log() { echo "onestack-init: $*" > /dev/console 2>/dev/null || echo "onestack-init: $*"; }
+log() { echo "onestack-init: $*"; }   # stdout is the console (serial in a VM, console.log in runc)
 exec 0</dev/null
 [ -e /proc/self ] || mount -t proc proc /proc
 [ -d /sys/class/net ] || mount -t sysfs sys /sys 2>/dev/null

@@ -181,6 +181,8 @@ def remove(obj: Obj, state_dir: str) -> None:
                 pass
         try:
             p.rmdir()
+        except FileNotFoundError:
+            pass
         except OSError as e:
             LOG.warning("cgroup %s not removed: %s", p, e)
     LOG.info("cleanup: removed %s %s (%s)", k, obj.name, obj.netns or "")

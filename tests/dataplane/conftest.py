@@ -148,3 +148,14 @@ def connect(ns: str, ip: str, port: int, timeout: float = 1.5) -> str | None:
     """The address the server saw us coming from, or None when the connection failed."""
     r = sh(ns, "python3", "-c", _CLIENT, ip, str(port), str(timeout), timeout=timeout + 5)
     return r.stdout.strip() if r.returncode == 0 else None
+
+
+@pytest.fixture(scope="session")
+def image(state_dir: str) -> dict:
+    """The tiny guest image, built once per session (skips when its packages are missing)."""
+    from onestack.dataplane import image_build
+    missing = [p for p in ("busybox", "cpio") if not shutil.which(p)]
+    if missing or not os.path.isdir("/lib/modules"):
+        pytest.skip(f"cannot build the guest image: missing {missing or 'linux-image-amd64'} "
+                    "(make apt-runtime installs them)")
+    return image_build.build_image(os.path.join(state_dir, "image-cache"))

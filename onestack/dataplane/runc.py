@@ -1,0 +1,250 @@
+"""Container instances with runc: an OCI bundle per instance, overlay rootfs over the
+image rootfs, a pre-made network namespace, cgroup limits when the host allows them,
+console output to a file.
+
+Layout: ``<state_dir>/runc`` is runc's ``--root`` (so ``runc list`` there is exactly
+onestack's containers); ``<state_dir>/instances/<runc id>/`` holds ``config.json``,
+``upper/`` + ``work/`` (the instance's writable layer: survives stop/start, deleted with
+the instance), ``rootfs/`` (the overlay mount point) and ``console.log``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from onestack.dataplane import names
+from onestack.dataplane._util import LOG, CommandError, run
+
+CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+        "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_ADMIN"]
+
+
+def runc_root(state_dir: str) -> str:
+    return str(Path(state_dir).resolve() / "runc")
+
+
+def bundle_dir(state_dir: str, instance_id: str) -> Path:
+    return Path(state_dir).resolve() / "instances" / names.runc_id(instance_id)
+
+
+def _runc(state_dir: str, *args: str, check: bool = True, timeout: float = 60) -> str:
+    return run(["runc", "--root", runc_root(state_dir), *args], check=check, timeout=timeout)
+
+
+def cgroup_support() -> dict[str, bool]:
+    """Which limits this host can enforce: cgroup v1 controllers (this machine kind) or a
+    cgroup v2 hierarchy with the controllers enabled."""
+    base = Path("/sys/fs/cgroup")
+    v2 = (base / "cgroup.controllers").exists()
+    ctrls = set((base / "cgroup.controllers").read_text().split()) if v2 else set()
+    has = {}
+    for c, probe in (("memory", "memory.limit_in_bytes"), ("cpu", "cpu.cfs_quota_us"), ("pids", "cgroup.procs")):
+        has[c] = (base / c / probe).exists() or (v2 and c in ctrls)
+    return has
+
+
+def _mounted(path: Path) -> bool:
+    p = str(path)
+    with open("/proc/self/mounts") as f:
+        return any(line.split()[1] == p for line in f)
+
+
+def prepare_bundle(state_dir: str, instance_id: str, image_rootfs: str, *, netns: str | None,
+                   hostname: str = "instance", args: Iterable[str] = ("/init",), env: Iterable[str] = (),
+                   memory_mb: int | None = None, vcpus: int | None = None, pids: int | None = 1024,
+                   devices: Iterable[dict[str, Any]] = ()) -> Path:
+    """Write the bundle (idempotent; the writable layer is kept) and mount its rootfs.
+    ``devices``: [{"path": "/dev/vdb", "type": "b", "major": 7, "minor": 0}] exposed at start."""
+    b = bundle_dir(state_dir, instance_id)
+    for d in ("upper", "work", "rootfs"):
+        (b / d).mkdir(parents=True, exist_ok=True)
+    if not _mounted(b / "rootfs"):
+        run(["mount", "-t", "overlay", names.runc_id(instance_id), "-o",
+             f"lowerdir={image_rootfs},upperdir={b / 'upper'},workdir={b / 'work'}", str(b / "rootfs")])
+    support = cgroup_support()
+    resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
+    missing = []
+    if memory_mb:
+        if support["memory"]:
+            resources["memory"] = {"limit": memory_mb << 20}
+        else:
+            missing.append("memory")
+    if vcpus:
+        if support["cpu"]:
+            resources["cpu"] = {"quota": 100000 * vcpus, "period": 100000}
+        else:
+            missing.append("cpu")
+    if pids:
+        if support["pids"]:
+            resources["pids"] = {"limit": pids}
+        else:
+            missing.append("pids")
+    if missing:
+        LOG.warning("instance %s: host cgroups lack %s controller(s): running without those limits",
+                    instance_id, ",".join(missing))
+    devs = []
+    for d in devices:
+        devs.append({"path": d["path"], "type": d.get("type", "b"), "major": d["major"], "minor": d["minor"],
+                     "fileMode": 0o660, "uid": 0, "gid": 0})
+        resources["devices"].append({"allow": True, "type": d.get("type", "b"), "major": d["major"],
+                                     "minor": d["minor"], "access": "rwm"})
+    nss = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    nss.append({"type": "network", "path": f"/run/netns/{netns}"} if netns else {"type": "network"})
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": list(args),
+                    "env": ["PATH=/sbin:/bin:/usr/sbin:/usr/bin", "TERM=xterm", *env], "cwd": "/",
+                    "capabilities": {k: CAPS for k in ("bounding", "effective", "permitted")},
+                    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 4096}],
+                    "noNewPrivileges": False},
+        "root": {"path": "rootfs", "readonly": False},
+        "hostname": hostname,
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755"]},
+        ],
+        "linux": {
+            "cgroupsPath": names.cgroup(instance_id),
+            "namespaces": nss,
+            "resources": resources,
+            "devices": devs,
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                            "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    }
+    (b / "config.json").write_text(json.dumps(config, indent=1))
+    return b
+
+
+def state(state_dir: str, instance_id: str) -> dict[str, Any] | None:
+    """runc's state ({status: created|running|paused|stopped, pid, ...}) or None."""
+    if not os.path.isdir(runc_root(state_dir)):
+        return None
+    out = _runc(state_dir, "state", names.runc_id(instance_id), check=False)
+    return json.loads(out) if out.strip() else None
+
+
+def start(state_dir: str, instance_id: str) -> int:
+    """Ensure the container runs (create+start from its bundle); returns its init pid."""
+    cid = names.runc_id(instance_id)
+    b = bundle_dir(state_dir, instance_id)
+    st = state(state_dir, instance_id)
+    if st and st["status"] == "running":
+        return st["pid"]
+    if st and st["status"] == "paused":
+        resume(state_dir, instance_id)
+        return st["pid"]
+    if st and st["status"] == "stopped":
+        _runc(state_dir, "delete", cid)
+        st = None
+    if st is None:
+        os.makedirs(runc_root(state_dir), exist_ok=True)
+        # the container inherits runc's stdio: both go to the console log (a pipe would
+        # keep this call waiting for the container to exit)
+        with open(b / "console.log", "ab") as log:
+            size = log.tell()
+            p = subprocess.run(["runc", "--root", runc_root(state_dir), "create", "--bundle", str(b), cid],
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
+        if p.returncode != 0:
+            with open(b / "console.log", "rb") as f:
+                f.seek(size)
+                raise CommandError(["runc", "create", cid], p.returncode, f.read().decode(errors="replace"))
+    _runc(state_dir, "start", cid)
+    st = state(state_dir, instance_id)
+    LOG.info("container %s running pid %s", cid, st and st.get("pid"))
+    return st["pid"] if st else 0
+
+
+def stop(state_dir: str, instance_id: str, timeout: float = 10) -> None:
+    """Ensure the container is stopped: SIGTERM, then SIGKILL after ``timeout``; the bundle
+    and writable layer stay (power off)."""
+    cid = names.runc_id(instance_id)
+    st = state(state_dir, instance_id)
+    if st is None or st["status"] == "stopped":
+        return
+    if st["status"] == "paused":
+        resume(state_dir, instance_id)
+    if st["status"] != "created":
+        _runc(state_dir, "kill", cid, "TERM", check=False)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = state(state_dir, instance_id)
+            if s is None or s["status"] == "stopped":
+                break
+            time.sleep(0.05)
+    _runc(state_dir, "kill", cid, "KILL", check=False)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        s = state(state_dir, instance_id)
+        if s is None or s["status"] == "stopped":
+            break
+        time.sleep(0.05)
+    _runc(state_dir, "delete", "--force", cid, check=False)
+
+
+def pause(state_dir: str, instance_id: str) -> None:
+    st = state(state_dir, instance_id)
+    if st and st["status"] == "running":
+        _runc(state_dir, "pause", names.runc_id(instance_id))
+
+
+def resume(state_dir: str, instance_id: str) -> None:
+    st = state(state_dir, instance_id)
+    if st and st["status"] == "paused":
+        _runc(state_dir, "resume", names.runc_id(instance_id))
+
+
+def destroy(state_dir: str, instance_id: str) -> None:
+    """Ensure the container and its bundle (writable layer included) are gone."""
+    stop(state_dir, instance_id, timeout=0)
+    b = bundle_dir(state_dir, instance_id)
+    if _mounted(b / "rootfs"):
+        run(["umount", str(b / "rootfs")], check=False)
+        if _mounted(b / "rootfs"):
+            run(["umount", "-l", str(b / "rootfs")])
+    if b.exists():
+        run(["rm", "-rf", "--one-file-system", str(b)])
+
+
+def console_output(state_dir: str, instance_id: str, tail_bytes: int = 65536) -> str:
+    p = bundle_dir(state_dir, instance_id) / "console.log"
+    try:
+        with open(p, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - tail_bytes))
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def list_instances(state_dir: str) -> list[str]:
+    root = runc_root(state_dir)
+    if not os.path.isdir(root):
+        return []
+    out = _runc(state_dir, "list", "-f", "json", check=False).strip()
+    return [c["id"] for c in (json.loads(out) if out and out != "null" else [])]
+
+
+def run_once(state_dir: str, instance_id: str, image_rootfs: str, args: list[str], *,
+             netns: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    """``runc run`` a one-shot process in a throwaway bundle (image smoke tests)."""
+    b = prepare_bundle(state_dir, instance_id, image_rootfs, netns=netns, args=args)
+    try:
+        return subprocess.run(["runc", "--root", runc_root(state_dir), "run", "--bundle", str(b),
+                               names.runc_id(instance_id)], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout)
+    finally:
+        destroy(state_dir, instance_id)
