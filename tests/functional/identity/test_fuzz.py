@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.factories.identity import Admin
@@ -86,6 +86,7 @@ def _path(fz: dict[str, Any], template: str, data: st.DataObject) -> str:
 
 
 def _check(r: Any, what: str) -> None:
+    event(f"HTTP {r.status}")   # --hypothesis-show-statistics shows the mix of answers
     assert r.status < 500, f"{what}: {r!r}"
     if r.status >= 400 and r.body:
         err = r.json()["error"]
