@@ -248,3 +248,9 @@ def run_once(state_dir: str, instance_id: str, image_rootfs: str, args: list[str
                               capture_output=True, text=True, timeout=timeout)
     finally:
         destroy(state_dir, instance_id)
+
+
+def exec_(state_dir: str, instance_id: str, args: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run a process inside the running container (tests, guest agents)."""
+    return subprocess.run(["runc", "--root", runc_root(state_dir), "exec", names.runc_id(instance_id), *args],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)

@@ -73,3 +73,27 @@ def test_container_in_netns_on_bridge(image, state_dir, host_ns):
     runc.destroy(state_dir, iid)
     assert runc.state(state_dir, iid) is None and not runc.bundle_dir(state_dir, iid).exists()
     print(f"runc create+start: {started_ms:.0f} ms")
+
+
+@needs_runc
+def test_loop_volume_hot_attached_into_container(image, state_dir):
+    from onestack.dataplane import loop
+    iid = uid()
+    vol = os.path.join(state_dir, "volumes", f"volume-{uid()}")
+    loop.create_file(vol, 0.0625)
+    dev = loop.attach(vol)
+    assert loop.attach(vol) == dev and loop.find(vol) == [dev]
+    ins = names.instance_netns(iid)
+    net.ensure_netns(ins)
+    runc.prepare_bundle(state_dir, iid, image["rootfs"], netns=ins, args=["/bin/sh", "-c", "sleep 600"])
+    pid = runc.start(state_dir, iid)
+    loop.expose_in_container(pid, iid, dev, "/dev/vdb")
+    loop.expose_in_container(pid, iid, dev, "/dev/vdb")             # idempotent
+    r = runc.exec_(state_dir, iid, ["/bin/sh", "-c", "echo from-the-guest | dd of=/dev/vdb bs=512 count=1 conv=sync,fsync"])
+    assert r.returncode == 0, r.stderr
+    assert open(vol, "rb").read(15) == b"from-the-guest\n"
+    loop.hide_from_container(pid, iid, dev, "/dev/vdb")
+    assert runc.exec_(state_dir, iid, ["/bin/sh", "-c", "test -e /dev/vdb"]).returncode != 0
+    runc.destroy(state_dir, iid)
+    loop.detach(vol)
+    assert loop.find(vol) == []
