@@ -6,7 +6,6 @@ partial file where a reader could find it; the start-up sweep empties ``.tmp``.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import os
 import uuid
@@ -16,8 +15,6 @@ from typing import Iterator
 from onestack.image import inspector
 
 STORE_ID = "local"
-# Hash helpers shared by all writers (each writer keeps at most one job queued).
-_HASHER = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-hash")
 
 
 class Writer:
@@ -33,7 +30,6 @@ class Writer:
         self.sha512 = hashlib.sha512()
         self.inspector = inspector.StreamInspector(declared_format) if inspect else None
         self._f = open(tmp_path, "wb")
-        self._pending: concurrent.futures.Future | None = None
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -41,21 +37,12 @@ class Writer:
             raise OverflowError(self.size)
         if self.inspector is not None:
             self.inspector.feed(data)
-        # sha512 runs on a helper thread while md5 and the write run here (hashlib releases
-        # the GIL); at most one batch is in flight, so memory stays bounded.
-        self._drain()
-        self._pending = _HASHER.submit(self.sha512.update, data)
         self.md5.update(data)
+        self.sha512.update(data)
         self._f.write(data)
-
-    def _drain(self) -> None:
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
 
     def finish_stream(self) -> None:
         """End of data: flush + fsync (still under the temporary name)."""
-        self._drain()
         if self.inspector is not None:
             self.inspector.finish()
         self._f.flush()
@@ -67,10 +54,6 @@ class Writer:
         _fsync_dir(self.final_path.parent)
 
     def abort(self) -> None:
-        try:
-            self._drain()
-        except Exception:
-            pass
         try:
             self._f.close()
         except Exception:

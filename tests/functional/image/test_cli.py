@@ -79,3 +79,19 @@ def test_tiny_image_is_registered(cloud, gl_demo):
     shown = gl_demo.show(tiny[0]["ID"])
     assert shown["disk_format"] == "raw" and shown["size"] > 0 and shown["visibility"] == "public"
     assert shown["virtual_size"] == shown["size"]
+
+
+def test_cli_import_glance_direct(cloud, gl_admin, tmp_path, uniq):
+    import time
+    data = os.urandom(300000)
+    src = tmp_path / "imp.img"
+    src.write_bytes(data)
+    img = cloud.cli("image", "create", "--import", "--file", str(src), "--disk-format", "raw",
+                    "--container-format", "bare", f"cli-imp-{uniq}")
+    assert img["status"] in ("importing", "active")
+    deadline = time.monotonic() + 90
+    while gl_admin.show(img["id"])["status"] != "active" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    shown = gl_admin.show(img["id"])
+    assert shown["status"] == "active" and shown["checksum"] == hashlib.md5(data).hexdigest()
+    assert gl_admin.req("GET", f"/v2/images/{img['id']}/file").body == data

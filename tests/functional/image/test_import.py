@@ -197,3 +197,26 @@ def test_legacy_task_create(gl_admin, gl_demo):
     assert gl_demo.req("GET", "/v2/tasks").status == 403
     assert gl_admin.req("GET", "/v2/tasks").status == 200
     assert gl_admin.req("GET", "/v2/tasks/nope").status == 404
+
+
+def test_unified_limits_from_identity(cloud, gl_admin, gl_demo, demo_project):
+    """A Keystone unified limit (image_count_total) for the demo project is enforced."""
+    admin = gl_admin.token
+    svc = cloud.request("GET", "/v3/services?type=image", token=admin).json()["services"][0]["id"]
+    r = cloud.request("POST", "/v3/registered_limits", token=admin, body={"registered_limits": [
+        {"service_id": svc, "resource_name": "image_count_total", "default_limit": -1}]})
+    assert r.status in (201, 409), r
+    used = gl_demo.req("GET", "/v2/info/usage").json()["usage"]["image_count_total"]["usage"]
+    r = cloud.request("POST", "/v3/limits", token=admin, body={"limits": [
+        {"service_id": svc, "project_id": demo_project, "resource_name": "image_count_total",
+         "resource_limit": used + 1}]})
+    assert r.status == 201, r
+    limit_id = r.json()["limits"][0]["id"]
+    try:
+        gl_demo.create()
+        gl_demo.create(expect=413)
+        usage = gl_demo.req("GET", "/v2/info/usage").json()["usage"]["image_count_total"]
+        assert usage == {"limit": used + 1, "usage": used + 1}
+    finally:
+        assert cloud.request("DELETE", f"/v3/limits/{limit_id}", token=admin).status == 204
+    gl_demo.create()
