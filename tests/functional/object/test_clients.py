@@ -9,14 +9,14 @@ import urllib.error
 import pytest
 
 
-def test_cli_container_and_object_lifecycle(cloud, uniq, tmp_path):
+def test_cli_container_and_object_lifecycle(cloud, uniq, tmp_path, monkeypatch):
     c = f"cli-{uniq}"
     made = cloud.cli("container", "create", c, cloud="onestack")
     assert made[0]["container"] == c
     assert c in [r["Name"] for r in cloud.cli("container", "list", cloud="onestack")]
     src = tmp_path / "hello.txt"
     src.write_bytes(b"hello object storage\n")
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)   # the CLI names the object after the path it is given
     created = cloud.cli("object", "create", c, "hello.txt", cloud="onestack")
     assert created[0]["etag"] == hashlib.md5(src.read_bytes()).hexdigest()
     assert [r["Name"] for r in cloud.cli("object", "list", c, cloud="onestack")] == ["hello.txt"]
