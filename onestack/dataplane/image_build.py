@@ -37,7 +37,7 @@ from typing import Any
 
 from onestack.dataplane._util import LOG
 
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "virtio_console", "ext4")
 READY_MARKER = "onestack-init: up"
 
@@ -220,6 +220,7 @@ def _write_rootfs(root: Path, login_user: str) -> None:
     (root / "etc/shadow").write_text(f"root:*:19000:0:99999:7:::\n{login_user}:*:19000:0:99999:7:::\n")
     (root / "etc/shadow").chmod(0o600)
     (root / "etc/shells").write_text("/bin/sh\n/bin/ash\n")
+    (root / "etc/nsswitch.conf").write_text("passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n")
     (root / "etc/hostname").write_text("localhost\n")
     (root / "etc/hosts").write_text("127.0.0.1 localhost\n")
     (root / "etc/os-release").write_text('NAME="onestack tiny"\nID=onestack-tiny\nPRETTY_NAME="onestack tiny '
