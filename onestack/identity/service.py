@@ -360,6 +360,7 @@ def authenticate(auth: Any) -> tuple[str, tokens.TokenData]:
     expires = time.time() + conf().token_expiration
     app_cred = None
     failed_user = None
+    inherited: list[str] = []
     with db.read() as s:
         user = None
         if "token" in methods:
@@ -377,6 +378,7 @@ def authenticate(auth: Any) -> tuple[str, tokens.TokenData]:
             user = s.get(m.User, old.payload.user_id)
             expires = old.payload.expires_at
             audit_ids = [tokens.random_audit_id(), old.payload.audit_ids[-1]]
+            inherited = old.payload.methods   # a rescoped token keeps its methods
             if scope is None and old.payload.scope != "unscoped":
                 raise errors.Forbidden("Rescoping a scoped token without a new scope is not allowed.")
         if "password" in methods:
@@ -391,7 +393,7 @@ def authenticate(auth: Any) -> tuple[str, tokens.TokenData]:
         if failed_user is None:
             assert user is not None
             _check_user_usable(s, user)
-            payload = tokens.Payload(user_id=user.id, methods=list(dict.fromkeys(methods)),
+            payload = tokens.Payload(user_id=user.id, methods=list(dict.fromkeys(inherited + methods)),
                                      expires_at=expires, issued_at=time.time(),
                                      audit_ids=audit_ids)
             if app_cred is not None:

@@ -165,3 +165,15 @@ def test_endpoint_groups(cloud, adm):
         assert r.status == 400, (bad, r)
     adm.call("DELETE", f"{base}/{g['id']}")
     assert cloud.request("GET", f"{base}/{g['id']}", token=adm.token).status == 404
+
+
+def test_rescoped_token_keeps_its_methods(cloud):
+    auth = {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"id": "default"}, "password": cloud.admin_password}}}}
+    r = cloud.request("POST", "/v3/auth/tokens?nocatalog=1", body={"auth": auth})
+    unscoped = r.headers["x-subject-token"]
+    r2 = cloud.request("POST", "/v3/auth/tokens?nocatalog=1", body={"auth": {
+        "identity": {"methods": ["token"], "token": {"id": unscoped}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}})
+    assert r2.status == 201 and set(r2.json()["token"]["methods"]) == {"password", "token"}
+    assert r2.json()["token"]["expires_at"] == r.json()["token"]["expires_at"]
