@@ -415,7 +415,11 @@ def object_get(req: Any) -> Response:
         info = service.open_object(account, container, name)
     except errors.NotFound:
         raise errors.NotFound(headers={"X-Trans-Id": common.trans_id(req)}) from None
-    return _serve(req, info, how, depth=0)
+    try:
+        return _serve(req, info, how, depth=0)
+    except oerr.NotModified as e:
+        # a 304 carries no body (the error renderer would give it one)
+        return Response(b"", status_code=304, headers={**e.headers, "X-Trans-Id": common.trans_id(req)})
 
 
 def _serve(req: Any, info: service.ObjectInfo, how: str, depth: int) -> Response:
