@@ -29,12 +29,14 @@ class Route:
     # over the (Starlette) request. Only for handlers that do no I/O in that case (e.g. token
     # validation when the subject token is in the cache): the thread hop costs more than they do.
     inline: bool | Callable[[Any], bool] = False
+    # False: "/things/" is not "/things" (APIs where an empty id must be a 404, e.g. Cinder).
+    trailing_slash: bool = True
     regex: re.Pattern[str] = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path.rstrip("/") or "/")
         pattern = pattern.replace("(?P<path>[^/]+)", "(?P<path>.+)")  # {path} swallows slashes
-        self.regex = re.compile(f"^{pattern}/?$")
+        self.regex = re.compile(f"^{pattern}/?$" if self.trailing_slash else f"^{pattern}$")
 
 
 def route(method: str, path: str, handler: Handler, **kw: Any) -> Route:

@@ -30,7 +30,8 @@ def _rules() -> list[Rule]:
               "volume_extension:volume_actions:terminate_connection",
               "volume:update_readonly_flag", "volume:update_volume_metadata", "volume:delete_volume_metadata",
               "volume:update_snapshot_metadata", "volume:delete_snapshot_metadata",
-              "volume:multiattach"]
+              "volume:multiattach", "backup:update", "volume_extension:volume_image_metadata:set",
+              "volume_extension:volume_image_metadata:remove"]
     admin = ["volume_extension:volume_admin_actions:reset_status",
              "volume_extension:volume_admin_actions:force_delete",
              "volume_extension:snapshot_admin_actions:reset_status",
@@ -47,7 +48,9 @@ def _rules() -> list[Rule]:
              "volume_extension:qos_specs_manage:create", "volume_extension:qos_specs_manage:delete",
              "volume_extension:qos_specs_manage:get", "volume_extension:qos_specs_manage:update",
              "volume_extension:volume_host_attribute", "volume_extension:volume_mig_status_attribute",
-             "volume:get_all_tenants"]
+             "volume:get_all_tenants", "volume_extension:quota_classes",
+             "volume_extension:quota_classes:update",
+             "volume_extension:volume_admin_actions:force_detach"]
     everyone = ["volume_extension:types_extra_specs:index", "volume_extension:types_extra_specs:show",
                 "volume_extension:type_get", "volume_extension:type_get_all",
                 "volume_extension:volume_tenant_attribute", "volume_extension:access_types_extra_specs",

@@ -361,6 +361,18 @@ def update_volume(ctx: Any, volume_id: str, values: dict[str, Any]) -> m.Volume:
     return v
 
 
+def update_image_metadata(ctx: Any, volume_id: str, set_keys: dict[str, str] | None = None,
+                          remove_key: str | None = None) -> dict[str, str]:
+    with db.write() as s:
+        v = get_volume(s, ctx, volume_id)
+        meta = dict(v.image_metadata or {})
+        meta.update(set_keys or {})
+        if remove_key is not None:
+            meta.pop(remove_key, None)
+        v.image_metadata = meta
+        return dict(meta)
+
+
 def extend_volume(ctx: Any, volume_id: str, new_size: int, attached_ok: bool) -> None:
     with db.write() as s:
         v = get_volume(s, ctx, volume_id)
@@ -398,6 +410,13 @@ def reset_status(ctx: Any, volume_id: str, status: str | None, attach_status: st
             v.migration_status = None if migration_status == "none" else migration_status
 
 
+def class_key(class_name: str) -> str:
+    """Quota classes share the quota table under a reserved project key."""
+    if not class_name or len(class_name) > 200:
+        raise errors.BadRequest("Invalid quota class name.")
+    return f"__class__:{class_name}"
+
+
 def set_flag(ctx: Any, volume_id: str, **values: Any) -> None:
     with db.write() as s:
         v = get_volume(s, ctx, volume_id)
@@ -406,6 +425,8 @@ def set_flag(ctx: Any, volume_id: str, **values: Any) -> None:
                                      f"but is {v.status}.")
         for k, val in values.items():
             setattr(v, k, val)
+        if "readonly" in values:
+            v.admin_metadata = {**(v.admin_metadata or {}), "readonly": str(values["readonly"])}
 
 
 def retype(ctx: Any, volume_id: str, new_type: str, policy: str) -> None:

@@ -21,6 +21,14 @@ def links(req: Req, collection: str, rid: str) -> list[dict[str, str]]:
             {"rel": "bookmark", "href": base.replace("/v3/", "/", 1)}]
 
 
+def _metadata(v: Any) -> dict[str, str]:
+    """User metadata plus the admin flags upstream shows there ("readonly")."""
+    meta = dict(v.metadata_ or {})
+    if "readonly" in (v.admin_metadata or {}):
+        meta["readonly"] = "True" if v.readonly else "False"
+    return meta
+
+
 def attachment_summary(a: Any) -> dict[str, Any]:
     return {"server_id": a.instance_uuid, "attachment_id": a.id, "attached_at": ts(a.attach_time),
             "host_name": a.attached_host, "volume_id": a.volume_id, "device": a.mountpoint, "id": a.volume_id}
@@ -36,7 +44,7 @@ def volume(req: Req, v: Any, type_name: str | None, attachments: list[Any], admi
         "updated_at": ts(v.updated_at),
         "attachments": [attachment_summary(a) for a in attachments if a.attach_status == "attached"],
         "bootable": "true" if v.bootable else "false", "encrypted": False, "multiattach": v.multiattach,
-        "metadata": dict(v.metadata_ or {}), "volume_type": type_name, "snapshot_id": v.snapshot_id,
+        "metadata": _metadata(v), "volume_type": type_name, "snapshot_id": v.snapshot_id,
         "source_volid": v.source_volid, "consistencygroup_id": None, "user_id": v.user_id,
         "links": links(req, "volumes", v.id), "replication_status": None,
         "migration_status": v.migration_status,
@@ -87,14 +95,14 @@ def snapshot(req: Req, sn: Any, extended: bool = True) -> dict[str, Any]:
     return out
 
 
-def volume_type(req: Req, t: Any, admin: bool) -> dict[str, Any]:
+def volume_type(req: Req, t: Any, admin: bool, extended: bool = True) -> dict[str, Any]:
     specs = dict(t.extra_specs or {})
     if not admin:
         specs = {k: val for k, val in specs.items() if k in ("multiattach", "RESKEY:availability_zones",
                                                              "replication_enabled")}
     out = {"id": t.id, "name": t.name, "description": t.description, "is_public": t.is_public,
            "os-volume-type-access:is_public": t.is_public, "extra_specs": specs}
-    if admin:
+    if admin and extended:  # show/list only: create/update responses have no qos_specs_id
         out["qos_specs_id"] = t.qos_specs_id
     return out
 
@@ -124,9 +132,12 @@ def backup(req: Req, b: Any, has_dependents: bool, admin: bool) -> dict[str, Any
     return out
 
 
-def transfer(req: Req, t: Any, auth_key: str | None = None) -> dict[str, Any]:
-    out = {"id": t.id, "created_at": ts(t.created_at), "name": t.name, "volume_id": t.volume_id,
+def transfer(req: Req, t: Any, auth_key: str | None = None, detail: bool = True) -> dict[str, Any]:
+    out = {"id": t.id, "name": t.name, "volume_id": t.volume_id,
            "links": links(req, "os-volume-transfer", t.id)}
+    if not detail:
+        return out
+    out["created_at"] = ts(t.created_at)
     if auth_key:
         out["auth_key"] = auth_key
     if _v(req, "3.57"):

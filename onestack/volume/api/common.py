@@ -22,10 +22,19 @@ def flag(req: Req, name: str) -> bool:
     return (req.query.get(name) or "").lower() in TRUE
 
 
-def page(req: Req, allowed_sort: list[str], default_sort: str = "created_at") -> tuple[Any, ...]:
+# Upstream accepts the v1 names as sort keys.
+SORT_ALIASES = {"display_name": "name", "display_description": "description"}
+
+
+def page(req: Req, allowed_sort: list[str], default_sort: str = "created_at",
+         with_offset: bool = False) -> tuple[Any, ...]:
     limit = pagination.parse_limit(req.query.get("limit"), None, maximum=1000)
-    sort = pagination.parse_sort(req, allowed_sort, [(default_sort, "desc")])
-    return limit, req.query.get("marker"), sort
+    sort = pagination.parse_sort(req, allowed_sort + list(SORT_ALIASES), [(default_sort, "desc")])
+    sort = [(SORT_ALIASES.get(k, k), d) for k, d in sort]
+    if not with_offset:
+        return limit, req.query.get("marker"), sort
+    offset = as_int(req.query.get("offset") or 0, "offset", minimum=0)
+    return limit, req.query.get("marker"), sort, offset
 
 
 def links(req: Req, key: str, rows: list[Any], limit: int | None) -> dict[str, Any]:

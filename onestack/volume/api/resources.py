@@ -60,7 +60,7 @@ def type_create(req: Req) -> dict[str, Any]:
     is_public = _bool(body.get("os-volume-type-access:is_public", True), "is_public")
     t = service.create_type(body["name"].strip(), body.get("description"), is_public,
                             body.get("extra_specs") or {})
-    return {"volume_type": views.volume_type(req, t, True)}
+    return {"volume_type": views.volume_type(req, t, True, extended=False)}
 
 
 def type_update(req: Req) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def type_update(req: Req) -> dict[str, Any]:
             t.description = body["description"]
         if "is_public" in body:
             t.is_public = _bool(body["is_public"], "is_public")
-    return {"volume_type": views.volume_type(req, t, True)}
+    return {"volume_type": views.volume_type(req, t, True, extended=False)}
 
 
 def type_delete(req: Req) -> Reply:
@@ -192,7 +192,7 @@ def type_action(req: Req) -> Reply:
 
 # ------------------------------------------------------------------ snapshots
 SNAP_CREATE = {"type": "object", "properties": {"snapshot": {"type": "object", "properties": {
-    "volume_id": {"type": "string"}, "name": NAME, "display_name": NAME, "description": NAME,
+    "volume_id": {"type": ["string", "null"]}, "name": NAME, "display_name": NAME, "description": NAME,
     "display_description": NAME, "force": {"type": ["boolean", "string"]}, "metadata": METADATA_OR_NULL},
     "required": ["volume_id"], "additionalProperties": False}}, "required": ["snapshot"],
     "additionalProperties": False}
@@ -200,6 +200,8 @@ SNAP_CREATE = {"type": "object", "properties": {"snapshot": {"type": "object", "
 
 def snapshot_create(req: Req) -> Reply:
     body = validate(req.json(), SNAP_CREATE)["snapshot"]
+    if body["volume_id"] is None:
+        raise verr.VolumeNotFound(volume_id=None)
     with db.read() as s:
         v = service.get_volume(s, req.ctx, body["volume_id"])
     req.ctx.can("volume:create_snapshot", target(req, v.project_id))
@@ -212,11 +214,13 @@ def snapshot_create(req: Req) -> Reply:
 
 def _snapshots(req: Req, detail: bool) -> dict[str, Any]:
     req.ctx.can("volume:get_all_snapshots", target(req))
-    limit, marker, sort = page(req, ["created_at", "updated_at", "id", "name", "size", "status"])
+    limit, marker, sort, offset = page(req, ["created_at", "updated_at", "id", "name", "size", "status"],
+                                       with_offset=True)
     filters: dict[str, Any] = {k: req.query[k] for k in ("status", "volume_id", "name", "project_id")
                                if req.query.get(k)}
-    rows = service.list_rows(req.ctx, m.Snapshot, filters, sort, limit, marker, flag(req, "all_tenants"),
-                             verr.SnapshotNotFound(snapshot_id=marker))
+    rows = service.list_rows(req.ctx, m.Snapshot, filters, sort, None if limit is None else limit + offset,
+                             marker, flag(req, "all_tenants"), verr.SnapshotNotFound(snapshot_id=marker))
+    rows = rows[offset:]
     out: dict[str, Any] = {"snapshots": [views.snapshot(req, sn, extended=detail) for sn in rows]}
     out.update(links(req, "snapshots", rows, limit))
     return out
@@ -494,6 +498,25 @@ def backup_restore(req: Req) -> Reply:
     return Reply(202, {"restore": {"backup_id": b.id, "volume_id": v.id, "volume_name": v.name}})
 
 
+def backup_update(req: Req) -> dict[str, Any]:
+    if not req.ctx.microversion.matches("3.9"):
+        raise errors.MethodNotAllowed()
+    body = validate(req.json(), {"type": "object", "properties": {"backup": {"type": "object", "properties": {
+        "name": NAME, "description": NAME, "metadata": METADATA}, "additionalProperties": False}},
+        "required": ["backup"], "additionalProperties": False})["backup"]
+    if "metadata" in body and not req.ctx.microversion.matches("3.43"):
+        raise errors.BadRequest("Backup metadata needs microversion 3.43 or later.")
+    b = _backup(req, "backup:update")
+    with db.write() as s:
+        row = s.get(m.Backup, b.id)
+        for key in ("name", "description"):
+            if key in body:
+                setattr(row, key, body[key])
+        if "metadata" in body:
+            row.metadata_ = dict(body["metadata"])
+    return {"backup": {"id": row.id, "name": row.name, "links": views.links(req, "backups", row.id)}}
+
+
 def backup_action(req: Req) -> Reply:
     body = req.json_object()
     b = _backup(req, "backup:get")
@@ -525,14 +548,18 @@ def transfer_create(req: Req) -> Reply:
     return Reply(202, {"transfer": views.transfer(req, t, key)})
 
 
-def transfers_index(req: Req) -> dict[str, Any]:
+def transfers_index(req: Req, detail: bool = False) -> dict[str, Any]:
     req.ctx.can("volume:get_all_transfers", target(req))
     with db.read() as s:
         stmt = select(m.Transfer)
         if not (admin(req) and flag(req, "all_tenants")):
             stmt = stmt.where(m.Transfer.project_id == req.ctx.project_id)
         rows = s.scalars(stmt.order_by(m.Transfer.created_at)).all()
-    return {"transfers": [views.transfer(req, t) for t in rows]}
+    return {"transfers": [views.transfer(req, t, detail=detail) for t in rows]}
+
+
+def transfers_detail(req: Req) -> dict[str, Any]:
+    return transfers_index(req, detail=True)
 
 
 def transfer_show(req: Req) -> dict[str, Any]:
@@ -557,11 +584,8 @@ def transfer_accept(req: Req) -> Reply:
     if not isinstance(arg, dict) or not isinstance(arg.get("auth_key"), str):
         raise errors.BadRequest("Missing required element 'accept' with an 'auth_key' in request body.")
     t = service.accept_transfer(req.ctx, req.params["transfer_id"], arg["auth_key"])
-    with db.read() as s:
-        v = s.get(m.Volume, t.volume_id)
     return Reply(202, {"transfer": {"id": t.id, "name": t.name, "volume_id": t.volume_id,
-                                    "links": views.links(req, "os-volume-transfer", t.id)},
-                       "volume_name": v.name if v else None})
+                                    "links": views.links(req, "os-volume-transfer", t.id)}})
 
 
 # ------------------------------------------------------------------ quotas and limits
@@ -649,7 +673,8 @@ def services(req: Req) -> dict[str, Any]:
     if req.query.get("binary"):
         rows = [r for r in rows if r["binary"] == req.query["binary"]]
     if req.query.get("host"):
-        rows = [r for r in rows if r["host"] == req.query["host"]]
+        want = req.query["host"]
+        rows = [r for r in rows if r["host"] == want or r["host"].split("@")[0] == want]
     if req.ctx.microversion.matches("3.7"):
         for r in rows:
             r["cluster"] = None
@@ -671,7 +696,7 @@ def pools(req: Req) -> dict[str, Any]:
             item: dict[str, Any] = {"name": f"{host}@{name}#{name}"}
             if flag(req, "detail"):
                 item["capabilities"] = {
-                    "volume_backend_name": name, "vendor_name": "onestack", "driver_version": "1.0",
+                    "volume_backend_name": name, "vendor_name": "Open Source", "driver_version": "1.0",
                     "storage_protocol": "file", "total_capacity_gb": round(total, 2),
                     "free_capacity_gb": round(free, 2), "allocated_capacity_gb": allocated,
                     "provisioned_capacity_gb": allocated, "thin_provisioning_support": drv.thin,
@@ -688,9 +713,47 @@ def backends_capabilities(req: Req) -> dict[str, Any]:
     name = req.params["host"].split("@")[-1].split("#")[0]
     if name not in drivers.all_backends():
         raise errors.NotFound(f"Host {req.params['host']} could not be found.")
-    return {"namespace": f"OS::Storage::Capabilities::{req.params['host']}", "vendor_name": "onestack",
+    return {"namespace": f"OS::Storage::Capabilities::{req.params['host']}", "vendor_name": "Open Source",
             "volume_backend_name": name, "pool_name": name, "driver_version": "1.0",
             "storage_protocol": "file", "display_name": None, "description": None, "visibility": None,
             "replication_targets": [], "properties": {}}
 
 
+
+
+# ------------------------------------------------------------------ quota classes, extensions
+def quota_class_show(req: Req) -> dict[str, Any]:
+    req.ctx.can("volume_extension:quota_classes", target(req))
+    with db.read() as s:
+        return {"quota_class_set": {"id": req.params["class_name"],
+                                    **service.quotas(s, service.class_key(req.params["class_name"]))}}
+
+
+def quota_class_update(req: Req) -> dict[str, Any]:
+    req.ctx.can("volume_extension:quota_classes:update", target(req))
+    body = req.json_object("quota_class_set")
+    values = {k: as_int(v, k, minimum=-1) for k, v in body.items() if k != "id"}
+    key = service.class_key(req.params["class_name"])
+    service.set_quotas(key, values)
+    with db.read() as s:
+        return {"quota_class_set": service.quotas(s, key)}
+
+
+EXTENSIONS = [
+    ("AvailabilityZones", "os-availability-zone"), ("Backups", "backups"),
+    ("VolumeTypeAccess", "os-volume-type-access"), ("Quotas", "os-quota-sets"),
+    ("QuotaClasses", "os-quota-class-sets"), ("SchedulerStats", "scheduler-stats"),
+    ("Services", "os-services"), ("VolumeTransfer", "os-volume-transfer"),
+    ("VolumeActions", "os-volume-actions"), ("VolumeAdminActions", "os-admin-actions"),
+    ("VolumeTenantAttribute", "os-vol-tenant-attr"), ("VolumeHostAttribute", "os-vol-host-attr"),
+    ("VolumeMigStatusAttribute", "os-vol-mig-status-attr"), ("VolumeImageMetadata", "os-vol-image-meta"),
+    ("ExtendedSnapshotAttributes", "os-extended-snapshot-attributes"), ("Types_extra_specs", "os-types-extra-specs"),
+    ("Types_manage", "os-types-manage"), ("SnapshotActions", "os-snapshot-actions"),
+    ("UsedLimits", "os-used-limits"),
+]
+
+
+def extensions(req: Req) -> dict[str, Any]:
+    return {"extensions": [{"alias": alias, "name": name, "description": f"{name} support.",
+                            "links": [], "updated": "2024-09-01T00:00:00+00:00"}
+                           for name, alias in EXTENSIONS]}

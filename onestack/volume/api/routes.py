@@ -7,6 +7,7 @@ from onestack.volume.api import volumes as v
 
 _V3 = [
     ("POST", "/volumes", v.create), ("GET", "/volumes", v.index), ("GET", "/volumes/detail", v.detail),
+    ("GET", "/volumes/summary", v.summary),
     ("GET", "/volumes/{volume_id}", v.show), ("PUT", "/volumes/{volume_id}", v.update),
     ("DELETE", "/volumes/{volume_id}", v.delete), ("POST", "/volumes/{volume_id}/action", v.action),
     ("GET", "/volumes/{volume_id}/metadata", v.metadata_show),
@@ -46,13 +47,17 @@ _V3 = [
     ("DELETE", "/backups/{backup_id}", r.backup_delete),
     ("POST", "/backups/{backup_id}/restore", r.backup_restore),
     ("POST", "/backups/{backup_id}/action", r.backup_action),
+    ("PUT", "/backups/{backup_id}", r.backup_update),
+    ("GET", "/extensions", r.extensions),
+    ("GET", "/os-quota-class-sets/{class_name}", r.quota_class_show),
+    ("PUT", "/os-quota-class-sets/{class_name}", r.quota_class_update),
     ("POST", "/os-volume-transfer", r.transfer_create), ("GET", "/os-volume-transfer", r.transfers_index),
     ("GET", "/os-volume-transfer/detail", r.transfers_index),
     ("GET", "/os-volume-transfer/{transfer_id}", r.transfer_show),
     ("DELETE", "/os-volume-transfer/{transfer_id}", r.transfer_delete),
     ("POST", "/os-volume-transfer/{transfer_id}/accept", r.transfer_accept),
     ("POST", "/volume-transfers", r.transfer_create), ("GET", "/volume-transfers", r.transfers_index),
-    ("GET", "/volume-transfers/detail", r.transfers_index),
+    ("GET", "/volume-transfers/detail", r.transfers_detail),
     ("GET", "/volume-transfers/{transfer_id}", r.transfer_show),
     ("DELETE", "/volume-transfers/{transfer_id}", r.transfer_delete),
     ("POST", "/volume-transfers/{transfer_id}/accept", r.transfer_accept),
@@ -67,5 +72,6 @@ _V3 = [
 
 ROUTES = [route("GET", "/", versions.root, auth=False, microversioned=False),
           route("GET", "/v3", versions.v3, auth=False, microversioned=False)]
-ROUTES += [route(method, "/v3" + path, fn) for method, path, fn in _V3]
-ROUTES += [route(method, "/v3/{project_id}" + path, fn) for method, path, fn in _V3]
+# Strict about trailing slashes: "/volumes/" (an empty id) is a 404, as upstream.
+ROUTES += [route(method, "/v3" + path, fn, trailing_slash=False) for method, path, fn in _V3]
+ROUTES += [route(method, "/v3/{project_id}" + path, fn, trailing_slash=False) for method, path, fn in _V3]

@@ -360,6 +360,53 @@ def _term_conn(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
     return Reply(202)
 
 
+def _force_detach(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
+    req.ctx.can("volume_extension:volume_admin_actions:force_detach", target(req, v.project_id))
+    service.legacy_detach(req.ctx, v.id, arg.get("attachment_id"))
+    return Reply(202)
+
+
+def _set_image_metadata(req: Req, v: m.Volume, arg: dict[str, Any]) -> dict[str, Any]:
+    req.ctx.can("volume_extension:volume_image_metadata:set", target(req, v.project_id))
+    meta = validate(arg.get("metadata"), METADATA)
+    return {"metadata": service.update_image_metadata(req.ctx, v.id, set_keys=meta)}
+
+
+def _unset_image_metadata(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
+    req.ctx.can("volume_extension:volume_image_metadata:remove", target(req, v.project_id))
+    key = arg.get("key")
+    if not isinstance(key, str):
+        raise errors.BadRequest("Must specify 'key'.")
+    if key not in (v.image_metadata or {}):
+        raise errors.NotFound(f"Glance metadata for volume {v.id} with key {key} not found.")
+    service.update_image_metadata(req.ctx, v.id, remove_key=key)
+    return Reply(200)
+
+
+def _show_image_metadata(req: Req, v: m.Volume, arg: dict[str, Any]) -> dict[str, Any]:
+    req.ctx.can("volume_extension:volume_image_metadata:show", target(req, v.project_id))
+    return {"metadata": dict(v.image_metadata or {})}
+
+
+def summary(req: Req) -> dict[str, Any]:
+    if not req.ctx.microversion.matches("3.12"):
+        raise errors.NotFound("The volume summary needs microversion 3.12 or later.")
+    req.ctx.can("volume:get_all", target(req))
+    all_tenants = flag(req, "all_tenants") and req.ctx.can("volume:get_all_tenants", target(req),
+                                                           fatal=False)
+    rows = service.list_rows(req.ctx, m.Volume, {}, [("created_at", "desc")], None, None, all_tenants,
+                             verr.VolumeNotFound(volume_id=None))
+    out: dict[str, Any] = {"total_size": sum(v.size for v in rows), "total_count": len(rows)}
+    if req.ctx.microversion.matches("3.36"):
+        meta: dict[str, list[str]] = {}
+        for v in rows:
+            for k, val in (v.metadata_ or {}).items():
+                if val not in meta.setdefault(k, []):
+                    meta[k].append(val)
+        out["metadata"] = meta
+    return {"volume-summary": out}
+
+
 ACTIONS = {
     "os-extend": _extend, "os-reset_status": _reset_status, "os-force_delete": _force_delete,
     "os-set_bootable": _set_bootable, "os-update_readonly_flag": _readonly, "os-retype": _retype,
@@ -371,4 +418,6 @@ ACTIONS = {
     "os-roll_detaching": _simple("volume_extension:volume_actions:roll_detaching",
                                  lambda ctx, vid: service.begin_detaching(ctx, vid, rollback=True)),
     "os-initialize_connection": _init_conn, "os-terminate_connection": _term_conn,
+    "os-force_detach": _force_detach, "os-set_image_metadata": _set_image_metadata,
+    "os-unset_image_metadata": _unset_image_metadata, "os-show_image_metadata": _show_image_metadata,
 }
