@@ -54,6 +54,7 @@ def run(cloud: Any) -> None:
     token_repo = fernet.KeyRepository(state / "fernet-keys", conf.fernet_max_active_keys)
     token_repo.setup()
     tokens.set_key_repository(token_repo)
+    tokens.set_cache_size(conf.token_cache_size)
     cred_repo = fernet.KeyRepository(state / "credential-keys", conf.fernet_max_active_keys)
     cred_repo.setup()
     from onestack.identity import credentials_keys

@@ -192,6 +192,8 @@ class _TokenCache:
         return data
 
     def put(self, token: str, rev: int, data: "TokenData") -> None:
+        if self.size <= 0:
+            return
         with self._lock:
             self._d[token] = (rev, data)
             if len(self._d) > self.size:
@@ -203,6 +205,13 @@ class _TokenCache:
 
 
 _cache = _TokenCache()
+
+
+def set_cache_size(size: int) -> None:
+    """How many validated tokens to keep (``[identity] token_cache_size``; 0 disables)."""
+    _cache.size = max(0, int(size))
+    if _cache.size == 0:
+        _cache.clear()
 
 
 @dataclasses.dataclass
