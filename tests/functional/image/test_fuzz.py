@@ -16,7 +16,7 @@ _keys = st.sampled_from(["name", "visibility", "disk_format", "container_format"
                          "min_ram", "protected", "os_hidden", "tags", "id", "owner", "status",
                          "kernel_id", "x_custom", "size", "checksum", "locations", "os_glance_x"])
 _bodies = st.dictionaries(_keys, _json, max_size=6) | _json
-_FUZZ = settings(max_examples=60, deadline=None,
+_FUZZ = settings(max_examples=40, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture,
                                         HealthCheck.too_slow])
 
@@ -56,7 +56,7 @@ def test_fuzz_list_query(gl_demo, query):
     assert r.status in (200, 400), r
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.binary(max_size=4096), fmt=st.sampled_from(["raw", "qcow2", "vmdk", "vhd", "vhdx",
                                                             "iso", "vdi", "ami"]))
