@@ -588,7 +588,7 @@ def filtered_ports(ns: str | None = None) -> dict[str, int]:
 @contextlib.contextmanager
 def _lock_file(ns: str | None) -> Iterator[None]:
     """Serialise SG index allocation between processes sharing the namespace."""
-    path = f"/run/onestack-dataplane-sg-{ns or 'root'}.lock"
+    path = "/run/os-dataplane-sg.lock"
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
