@@ -281,10 +281,12 @@ def bind_port(port_id: str, host: str) -> dict[str, Any]:
 
 
 def unbind_port(port_id: str) -> None:
+    """Detach a port from its server: clears device_id/owner and the binding (port stays)."""
     with db.write() as s:
         port = s.get(m.Port, port_id)
         if port is None:
             return
+        port.device_id = port.device_owner = ""
         port.binding_host_id, port.binding_vif_type, port.binding_vif_details = "", "unbound", {}
         port.status = "DOWN"
         svc.touch(port)

@@ -266,10 +266,13 @@ def make_create(api: API) -> Callable[[Req], Reply]:
         with db.write() as s:
             rows = [create_one(req, api, s, item) for item in items]
             s.flush()
+            ids = [r.id for r in rows]
+        # render outside the write transaction: the write lock is held only for the change
+        with db.read() as s:
+            rows = [s.get(api.kind.model, i) for i in ids]
             preload(s, api, req.ctx, rows)
             hidden = hidden_fields(req, api)
             out = [render(req, api, r, hidden) for r in rows]
-            ids = [r.id for r in rows]
         if api.after:
             for rid in ids:
                 api.after("create", rid)
