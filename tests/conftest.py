@@ -1,7 +1,8 @@
 """Shared fixtures: one onestack server per test session (``cloud``), fresh ones on demand.
 
 Database backends: every test runs on SQLite; the identity functional tests
-(``tests/functional/identity``) run a second time on a real PostgreSQL server that the
+(``tests/functional/identity``) and the crash test (``tests/functional/test_restart.py``)
+run a second time on a real PostgreSQL server that the
 harness initialises and starts itself (``--db=sqlite`` or ``--db=postgres`` runs only
 one backend; ``ONESTACK_TEST_DB`` does the same). A machine that truly cannot run
 PostgreSQL skips the PostgreSQL half with the reason.
@@ -18,7 +19,7 @@ import pytest
 from tests.harness import PostgresServer, PostgresUnavailable, RunningCloud
 
 # Test directories whose cloud-using tests run once per database backend.
-BOTH_DATABASES = ("tests/functional/identity/",)
+BOTH_DATABASES = ("tests/functional/identity/", "tests/functional/test_restart.py")
 BACKENDS = ("sqlite", "postgres")
 
 
