@@ -85,7 +85,9 @@ def type_update(req: Req) -> dict[str, Any]:
             t.description = body["description"]
         if "is_public" in body:
             t.is_public = _bool(body["is_public"], "is_public")
-    return {"volume_type": views.volume_type(req, t, True, extended=False)}
+    out = views.volume_type(req, t, True, extended=False)
+    out.pop("os-volume-type-access:is_public")  # not in upstream's update response
+    return {"volume_type": out}
 
 
 def type_delete(req: Req) -> Reply:

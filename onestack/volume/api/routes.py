@@ -52,7 +52,7 @@ _V3 = [
     ("GET", "/os-quota-class-sets/{class_name}", r.quota_class_show),
     ("PUT", "/os-quota-class-sets/{class_name}", r.quota_class_update),
     ("POST", "/os-volume-transfer", r.transfer_create), ("GET", "/os-volume-transfer", r.transfers_index),
-    ("GET", "/os-volume-transfer/detail", r.transfers_index),
+    ("GET", "/os-volume-transfer/detail", r.transfers_detail),
     ("GET", "/os-volume-transfer/{transfer_id}", r.transfer_show),
     ("DELETE", "/os-volume-transfer/{transfer_id}", r.transfer_delete),
     ("POST", "/os-volume-transfer/{transfer_id}/accept", r.transfer_accept),
