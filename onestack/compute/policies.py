@@ -92,6 +92,6 @@ _RULES = {
     "os_compute_api:os-server-groups:show": PR, "os_compute_api:os-server-groups:create": PM,
     "os_compute_api:os-server-groups:delete": PM,
     "os_compute_api:os-simple-tenant-usage:list": ADMIN, "os_compute_api:os-simple-tenant-usage:show": PR,
-    "os_compute_api:os-migrations:index": ADMIN, "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
+    "os_compute_api:os-migrations:index": ADMIN, "os_compute_api:os-hosts:list": ADMIN, "os_compute_api:os-instance-usage-audit-log:list": ADMIN,
 }
 RULES = [Rule(name, check, scope_types=_P) for name, check in _RULES.items()]

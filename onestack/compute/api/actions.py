@@ -180,10 +180,14 @@ def _rebuild(req: Req, s: Any, srv: m.Server, data: Any) -> Any:
     if not views.mv(req, "2.75"):
         for k in [k for k in out if k.startswith("OS-EXT-") or k.startswith("OS-SRV-USG") or
                   k in ("key_name", "config_drive", "os-extended-volumes:volumes_attached", "security_groups",
-                        "host_status", "locked_reason", "pinned_availability_zone")]:
+                        "host_status", "pinned_availability_zone")]:
             out.pop(k, None)
-        if views.mv(req, "2.9"):
-            out["locked"] = bool(srv.locked)
+        if views.mv(req, "2.54"):
+            out["key_name"] = srv.key_name
+    else:
+        out.pop("OS-EXT-SRV-ATTR:user_data", None)
+    if views.mv(req, "2.57"):
+        out["user_data"] = srv.user_data
     return Reply(202, {"server": out})
 
 

@@ -575,10 +575,11 @@ def aggregates_update(req: Req) -> dict:
         return {"aggregate": _agg_out(req, s, agg)}
 
 
-def aggregates_delete(req: Req) -> None:
+def aggregates_delete(req: Req) -> Reply:
     req.ctx.can("os_compute_api:os-aggregates:delete", {})
     with db.write() as s:
         hosts.delete_aggregate(s, hosts.get_aggregate(s, req.params["aggregate_id"]))
+    return Reply(200)
 
 
 def aggregates_action(req: Req) -> dict:
@@ -779,3 +780,52 @@ def migrations_index(req: Req) -> dict:
             if lk:
                 out["migrations_links"] = lk
         return out
+
+
+# ------------------------------------------------------------------ os-hosts (deprecated; removed in 2.43)
+def _hosts_gate(req: Req) -> None:
+    if views.mv(req, "2.43"):
+        raise errors.NotFound("The resource could not be found.")
+    req.ctx.can("os_compute_api:os-hosts:list", {})
+
+
+def hosts_index(req: Req) -> dict:
+    _hosts_gate(req)
+    zone = req.query.get("zone")
+    out = []
+    with db.read() as s:
+        for svc in hosts.services(s):
+            az = hosts.host_az(s, svc.host) if svc.binary == "nova-compute" else "internal"
+            if zone and az != zone:
+                continue
+            out.append({"host_name": svc.host, "service": svc.binary.replace("nova-", ""), "zone": az})
+    return {"hosts": out}
+
+
+def hosts_show(req: Req) -> dict:
+    _hosts_gate(req)
+    name = req.params["host_name"]
+    with db.read() as s:
+        nodes = [n for n in hosts.nodes(s) if n.host == name]
+        if not nodes:
+            raise errors.NotFound(f"Compute host {name} could not be found.")
+        node = nodes[0]
+        rows = list(s.scalars(select(m.Server).where(m.Server.host == name, m.Server.deleted.is_(False))))
+    used_cpu = sum(r.flavor["vcpus"] for r in rows)
+    used_ram = sum(r.flavor["ram"] for r in rows)
+    used_disk = sum(r.flavor["disk"] for r in rows)
+    res = [{"resource": {"host": name, "project": "(total)", "cpu": node.vcpus, "memory_mb": node.memory_mb,
+                         "disk_gb": node.local_gb}},
+           {"resource": {"host": name, "project": "(used_now)", "cpu": used_cpu, "memory_mb": used_ram,
+                         "disk_gb": used_disk}},
+           {"resource": {"host": name, "project": "(used_max)", "cpu": used_cpu, "memory_mb": used_ram,
+                         "disk_gb": used_disk}}]
+    per: dict[str, list[int]] = {}
+    for r in rows:
+        v = per.setdefault(r.project_id, [0, 0, 0])
+        v[0] += r.flavor["vcpus"]
+        v[1] += r.flavor["ram"]
+        v[2] += r.flavor["disk"]
+    for p, (c, ram, d) in per.items():
+        res.append({"resource": {"host": name, "project": p, "cpu": c, "memory_mb": ram, "disk_gb": d}})
+    return {"host": res}

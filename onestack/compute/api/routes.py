@@ -90,4 +90,5 @@ ROUTES = [
     route("GET", V + "/os-simple-tenant-usage", x.usage_index),
     route("GET", V + "/os-simple-tenant-usage/{tenant_id}", x.usage_show),
     route("GET", V + "/os-migrations", x.migrations_index),
+    route("GET", V + "/os-hosts", x.hosts_index), route("GET", V + "/os-hosts/{host_name}", x.hosts_show),
 ]

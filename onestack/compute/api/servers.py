@@ -203,7 +203,8 @@ def update(req: Req) -> dict:
         out = render(req, s, srv, with_groups=False)
         keep = {"id", "name", "status", "tenant_id", "user_id", "metadata", "hostId", "image", "flavor", "created",
                 "updated", "addresses", "accessIPv4", "accessIPv6", "links", "OS-DCF:diskConfig", "progress",
-                "locked", "description", "tags", "trusted_image_certificates", "server_groups", "fault"}
+                "locked", "description", "tags", "trusted_image_certificates", "server_groups", "fault",
+                "locked_reason"}
         return {"server": {k: v for k, v in out.items() if k in keep}}
 
 

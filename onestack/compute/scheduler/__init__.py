@@ -25,7 +25,15 @@ FAILED_BUILDS: dict[str, int] = {}
 
 def host_states(s: Any, candidates: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
     out = []
+    c = cconf.get()
     svcs = {svc.host: svc for svc in hostlib.services(s, binary="nova-compute")}
+    # every aggregate's hosts and metadata in two queries (not per host)
+    meta: dict[int, dict[str, str]] = {}
+    for row in s.scalars(select(m.AggregateMetadata)):
+        meta.setdefault(row.aggregate_id, {})[row.key] = row.value
+    by_host: dict[str, list[int]] = {}
+    for row in s.scalars(select(m.AggregateHost)):
+        by_host.setdefault(row.host, []).append(row.aggregate_id)
     for node in hostlib.nodes(s):
         if candidates is not None and node.uuid not in candidates:
             continue
@@ -33,12 +41,15 @@ def host_states(s: Any, candidates: dict[str, dict[str, Any]] | None) -> list[di
         if svc is None:
             continue
         res = (candidates or {}).get(node.uuid, {}).get("resources", {})
+
         def free(rc: str) -> int:
             r = res.get(rc)
             return (r["capacity"] - r["used"]) if r else 0
-        aggs = [{"id": a.id, "metadata": hostlib.agg_metadata(s, a)} for a in hostlib.host_aggregates(s, node.host)]
+        aggs = [{"id": a, "metadata": meta.get(a, {})} for a in by_host.get(node.host, [])]
+        az = next((a["metadata"]["availability_zone"] for a in aggs if a["metadata"].get("availability_zone")),
+                  c.default_availability_zone)
         out.append({"host": node.host, "node": node.hypervisor_hostname, "node_uuid": node.uuid,
-                    "az": hostlib.host_az(s, node.host), "enabled": not svc.disabled, "up": hostlib.is_up(svc),
+                    "az": az, "enabled": not svc.disabled, "up": hostlib.is_up(svc),
                     "hypervisor_type": node.hypervisor_type, "aggregates": aggs,
                     "free_ram_mb": free("MEMORY_MB"), "free_vcpus": free("VCPU"), "free_disk_gb": free("DISK_GB"),
                     "failed_builds": FAILED_BUILDS.get(node.host, 0)})
