@@ -184,6 +184,7 @@ def _rebuild(req: Req, s: Any, srv: m.Server, data: Any) -> Any:
             out.pop(k, None)
         if views.mv(req, "2.54"):
             out["key_name"] = srv.key_name
+        out["addresses"] = views.plain_addresses(out["addresses"])
     else:
         out.pop("OS-EXT-SRV-ATTR:user_data", None)
     if views.mv(req, "2.57"):

@@ -176,10 +176,11 @@ def specs_update(req: Req) -> dict:
         return {key: str(data[key])}
 
 
-def specs_delete(req: Req) -> None:
+def specs_delete(req: Req) -> Reply:
     req.ctx.can("os_compute_api:os-flavor-extra-specs:delete", {"project_id": req.ctx.project_id})
     with db.write() as s:
         fl.delete_extra_spec(s, fl.get(s, req.params["flavor_id"]), req.params["key"])
+    return Reply(200)
 
 
 # ------------------------------------------------------------------ access

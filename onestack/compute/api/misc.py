@@ -130,6 +130,10 @@ def limits(req: Req) -> dict:
     return {"limits": {"rate": [], "absolute": absolute}}
 
 
+WIRE = {"injected_file_path_length": "injected_file_path_bytes"}
+UNWIRE = {v: k for k, v in WIRE.items()}
+
+
 def _quota_keys(req: Req) -> list[str]:
     keys = list(quotas.RESOURCES)
     if views.mv(req, "2.57"):
@@ -141,7 +145,7 @@ def _quota_view(req: Req, project: str, lim: dict[str, int], use: dict[str, int]
                 with_id: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"id": project} if with_id else {}
     for k in _quota_keys(req):
-        out[k] = {"limit": lim[k], "in_use": use.get(k, 0), "reserved": 0} if use is not None else lim[k]
+        out[WIRE.get(k, k)] = {"limit": lim[k], "in_use": use.get(k, 0), "reserved": 0} if use is not None else lim[k]
     if not views.mv(req, "2.36"):
         for k in quotas.LEGACY:
             out[k] = {"limit": -1, "in_use": 0, "reserved": 0} if use is not None else -1
@@ -175,11 +179,12 @@ def quota_update(req: Req) -> dict:
     project = req.params["project_id"]
     uid = req.query.get("user_id")
     intprop = {"type": ["integer", "string"], "pattern": "^-?[0-9]+$", "minimum": -1, "maximum": 2147483647}
-    props = {k: intprop for k in _quota_keys(req)}
+    props = {WIRE.get(k, k): intprop for k in _quota_keys(req)}
     if not views.mv(req, "2.36"):
         props.update({k: intprop for k in quotas.LEGACY})
     props["force"] = {"type": ["boolean", "string"]}
     data = body(req, obj({"quota_set": obj(props)}, ["quota_set"]))["quota_set"]
+    data = {UNWIRE.get(k, k): v for k, v in data.items()}
     req.ctx.can("os_compute_api:os-quota-sets:update", {"project_id": project})
     force = str(data.pop("force", False)).lower() in ("true", "1")
     values = {k: int(v) for k, v in data.items() if k in quotas.RESOURCES}
@@ -216,8 +221,9 @@ def quota_class_show(req: Req) -> dict:
 
 def quota_class_update(req: Req) -> dict:
     intprop = {"type": ["integer", "string"], "pattern": "^-?[0-9]+$", "minimum": -1, "maximum": 2147483647}
-    props = {k: intprop for k in _quota_keys(req) + (quotas.LEGACY if not views.mv(req, "2.50") else [])}
+    props = {WIRE.get(k, k): intprop for k in _quota_keys(req) + (quotas.LEGACY if not views.mv(req, "2.50") else [])}
     data = body(req, obj({"quota_class_set": obj(props)}, ["quota_class_set"]))["quota_class_set"]
+    data = {UNWIRE.get(k, k): v for k, v in data.items()}
     req.ctx.can("os_compute_api:os-quota-class-sets:update", {})
     with db.write() as s:
         if req.params["class_name"] == "default":

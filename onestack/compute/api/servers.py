@@ -205,6 +205,7 @@ def update(req: Req) -> dict:
                 "updated", "addresses", "accessIPv4", "accessIPv6", "links", "OS-DCF:diskConfig", "progress",
                 "locked", "description", "tags", "trusted_image_certificates", "server_groups", "fault",
                 "locked_reason"}
+        out["addresses"] = views.plain_addresses(out["addresses"])
         return {"server": {k: v for k, v in out.items() if k in keep}}
 
 

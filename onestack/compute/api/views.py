@@ -61,6 +61,12 @@ def flavor(req: Req, f: Any, extra_specs: dict[str, str] | None = None, brief: b
 
 
 # ------------------------------------------------------------------ servers
+def plain_addresses(addresses: dict[str, Any]) -> dict[str, Any]:
+    """Addresses without the OS-EXT-IPS extension keys (update/rebuild bodies before 2.75)."""
+    return {net: [{"version": a.get("version"), "addr": a.get("addr")} for a in items]
+            for net, items in (addresses or {}).items()}
+
+
 def server_brief(req: Req, srv: Any) -> dict[str, Any]:
     return {"id": srv.uuid, "name": srv.name, "links": links(req, "servers", srv.uuid)}
 

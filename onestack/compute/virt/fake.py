@@ -212,7 +212,7 @@ class FakeDriver(d.Driver, d.Snapshot, d.Console, d.Rescue, d.VolumeAttach, d.In
         vm = self._get(instance)
         f = vm.get("flavor") or {}
         return {"state": "running" if vm.get("power_state") == d.RUNNING else "shutdown",
-                "driver": "fake", "hypervisor": "fake", "hypervisor_os": "linux", "uptime": 46664,
+                "driver": "libvirt", "hypervisor": "fake", "hypervisor_os": "linux", "uptime": 46664,
                 "config_drive": False, "num_cpus": f.get("vcpus", 1), "num_nics": len(vm.get("vifs", [])),
                 "num_disks": 1, "memory_details": {"maximum": f.get("ram", 0), "used": 0},
                 "cpu_details": [{"id": 0, "time": 17300000000, "utilisation": 15}],
