@@ -57,6 +57,11 @@ def test_container_dhcp_metadata_ssh_through_floating_ip(image, state_dir, host_
     ud.write_text("#!/bin/sh\necho user-data-ran > /tmp/ud\necho hello from user data\n")
     meta = subprocess.Popen(["ip", "netns", "exec", rns, "python3", "-c", METADATA, "10.9.7.1", str(md), str(ud)])
     servers.procs.append(meta)
+    # The guest asks for metadata ~10 times in its first seconds: have the server listening
+    # first (starting python3 can take seconds on a loaded machine).
+    assert wait_for(lambda: ":8775" in subprocess.run(["ip", "netns", "exec", rns, "ss", "-ltn"],
+                                                     capture_output=True, text=True).stdout, 60, 0.2), \
+        "the stub metadata server did not start listening"
     # DHCP + port with SG
     dport = {"id": uid(), "mac_address": "fa:16:3e:00:07:03", "fixed_ips": [{"subnet_id": subid, "ip_address": "10.9.7.2"}]}
     vport = {"id": uid(), "mac_address": "fa:16:3e:00:07:21", "fixed_ips": [{"subnet_id": subid, "ip_address": "10.9.7.21"}]}
