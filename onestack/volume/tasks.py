@@ -31,6 +31,22 @@ def chunk_store() -> ChunkStore:
     return ChunkStore(Path(c.backups_dir) if c.backups_dir else _state() / "volume-backups")
 
 
+def _update(model: Any, row_id: str, **values: Any) -> None:
+    """Set ``values`` on one row, if it still exists (failure handlers, status changes)."""
+    with db.write() as s:
+        row = s.get(model, row_id)
+        if row is not None:
+            for key, value in values.items():
+                setattr(row, key, value)
+
+
+def _delete(model: Any, row_id: str) -> None:
+    with db.write() as s:
+        row = s.get(model, row_id)
+        if row is not None:
+            s.delete(row)
+
+
 def _volume(volume_id: str) -> m.Volume | None:
     with db.read() as s:
         return s.get(m.Volume, volume_id)
@@ -154,10 +170,7 @@ def remove_volume_rows(run: TaskRun) -> None:
 
 
 def delete_failed(run: TaskRun, error: str) -> None:
-    with db.write() as s:
-        v = s.get(m.Volume, run.resource_id)
-        if v is not None:
-            v.status = "error_deleting"
+    _update(m.Volume, run.resource_id, status="error_deleting")
 
 
 # ------------------------------------------------------------------ volume.extend
@@ -176,10 +189,7 @@ def finish_extend(run: TaskRun) -> None:
 
 
 def extend_failed(run: TaskRun, error: str) -> None:
-    with db.write() as s:
-        v = s.get(m.Volume, run.resource_id)
-        if v is not None:
-            v.status = "error_extending"
+    _update(m.Volume, run.resource_id, status="error_extending")
 
 
 # ------------------------------------------------------------------ volume.migrate (retype)
@@ -209,11 +219,7 @@ def finish_migrate(run: TaskRun) -> None:
 
 
 def migrate_failed(run: TaskRun, error: str) -> None:
-    with db.write() as s:
-        v = s.get(m.Volume, run.resource_id)
-        if v is not None:
-            v.status = "available"
-            v.migration_status = "error"
+    _update(m.Volume, run.resource_id, status="available", migration_status="error")
 
 
 # ------------------------------------------------------------------ volume.upload_image
@@ -267,26 +273,17 @@ def snapshot_failed(run: TaskRun, error: str) -> None:
         drivers.get(run.payload["backend"]).delete_snapshot(run.resource_id)
     except Exception:
         pass
-    with db.write() as s:
-        sn = s.get(m.Snapshot, run.resource_id)
-        if sn is not None:
-            sn.status = "error"
+    _update(m.Snapshot, run.resource_id, status="error")
 
 
 def snapshot_remove(run: TaskRun) -> None:
     if run.payload.get("backend"):
         drivers.get(run.payload["backend"]).delete_snapshot(run.resource_id)
-    with db.write() as s:
-        sn = s.get(m.Snapshot, run.resource_id)
-        if sn is not None:
-            s.delete(sn)
+    _delete(m.Snapshot, run.resource_id)
 
 
 def snapshot_delete_failed(run: TaskRun, error: str) -> None:
-    with db.write() as s:
-        sn = s.get(m.Snapshot, run.resource_id)
-        if sn is not None:
-            sn.status = "error_deleting"
+    _update(m.Snapshot, run.resource_id, status="error_deleting")
 
 
 # ------------------------------------------------------------------ backups
@@ -334,17 +331,11 @@ def backup_failed(run: TaskRun, error: str) -> None:
 
 def backup_remove(run: TaskRun) -> None:
     chunk_store().delete(run.resource_id)
-    with db.write() as s:
-        b = s.get(m.Backup, run.resource_id)
-        if b is not None:
-            s.delete(b)
+    _delete(m.Backup, run.resource_id)
 
 
 def backup_delete_failed(run: TaskRun, error: str) -> None:
-    with db.write() as s:
-        b = s.get(m.Backup, run.resource_id)
-        if b is not None:
-            b.status = "error_deleting"
+    _update(m.Backup, run.resource_id, status="error_deleting")
 
 
 def restore_data(run: TaskRun) -> None:
