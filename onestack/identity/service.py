@@ -558,17 +558,13 @@ def ensure_service_endpoints(s: Any, type_: str, name: str, url: str, region: st
 
 # ------------------------------------------------------------------ auth listings
 def auth_projects(user_id: str) -> list[dict[str, Any]]:
-    """Projects the user can scope to (enabled, with at least one role)."""
+    """Projects the user can scope to: enabled, with at least one (effective) role."""
+    from onestack.identity import directory  # directory builds on this module
     with db.read() as s:
-        projects = s.scalars(select(m.Project).where(m.Project.is_domain.is_(False),
-                                                     m.Project.enabled.is_(True))).all()
-        out = []
-        for p in projects:
-            if direct_role_ids(s, user_id, project=p):
-                out.append({"id": p.id, "name": p.name, "domain_id": p.domain_id, "enabled": p.enabled,
-                            "description": p.description or "", "parent_id": p.parent_id,
-                            "is_domain": False, "links": {}})
-        return out
+        return [{"id": p.id, "name": p.name, "domain_id": p.domain_id, "enabled": p.enabled,
+                 "description": p.description or "", "parent_id": p.parent_id,
+                 "is_domain": False, "links": {}}
+                for p in directory.projects_for_user(s, user_id) if p.enabled]
 
 
 def auth_domains(user_id: str) -> list[dict[str, Any]]:
