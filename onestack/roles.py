@@ -34,6 +34,7 @@ def service_names(roles: str) -> list[str]:
 
 def load(names: list[str]) -> list[Any]:
     """Import the named services (registering their config sections, models, policies)."""
+    importlib.import_module("onestack.dataplane.host")   # the [dataplane] section, shared by drivers
     return [importlib.import_module(f"onestack.{n}").SERVICE for n in names]
 
 
