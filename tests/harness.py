@@ -25,7 +25,10 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # Fast bcrypt in tests (upstream minimum); the benchmark uses the upstream default (12).
-TEST_ENV = {"ONESTACK_IDENTITY__PASSWORD_HASH_ROUNDS": "4", "ONESTACK_LOG_LEVEL": "WARNING"}
+# Control-plane tests run on the fake drivers (fast, no root); tests/dataplane passes
+# ONESTACK_COMPUTE__DRIVER=container|qemu and ONESTACK_NETWORK__DRIVER=linux in ``env``.
+TEST_ENV = {"ONESTACK_IDENTITY__PASSWORD_HASH_ROUNDS": "4", "ONESTACK_LOG_LEVEL": "WARNING",
+            "ONESTACK_COMPUTE__DRIVER": "fake", "ONESTACK_NETWORK__DRIVER": "fake"}
 
 
 def free_port() -> int:
