@@ -54,6 +54,9 @@ def prepare(settings: Any, names: list[str], admin_password: str | None = None) 
     for spec in services:
         if spec.on_start is not None:
             spec.on_start(cloud)
+    from onestack.dataplane import host
+    if host.has_owners():   # a real driver started: remove what a crash left behind
+        host.sweep()
     return cloud
 
 

@@ -114,6 +114,10 @@ def register_owner(name: str, fn: Callable[[], set[str]]) -> None:
     _OWNERS[name] = fn
 
 
+def has_owners() -> bool:
+    return bool(_OWNERS)
+
+
 def base_objects() -> set[str]:
     ns = host_ns()
     base = {names.NFT_PORT_TABLE, names.NFT_SG_TABLE}
