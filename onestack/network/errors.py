@@ -118,3 +118,11 @@ class InUse(errors.Conflict):
 
 class PolicyNotAuthorized(errors.Forbidden):
     message = "({rule}) is disallowed by policy"
+
+
+class SegmentNotFound(errors.NotFound):
+    message = "Segment {id} could not be found."
+
+
+class SegmentInUse(errors.Conflict):
+    message = "Segment '{id}' cannot be deleted: {reason}."

@@ -260,4 +260,21 @@ class Agent(Base):
     heartbeat_timestamp: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class Segment(Base):
+    """One L2 segment of a network (the segment / multi-provider extensions). Every network
+    has its first segment (index 0) mirroring its provider attributes; more may be added."""
+    __tablename__ = "network_segments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    network_id: Mapped[str] = mapped_column(String(36), ForeignKey("network_networks.id"), index=True)
+    segment_index: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    network_type: Mapped[str] = mapped_column(String(32))
+    physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 Index("ix_network_ports_device_owner", Port.device_owner)

@@ -183,6 +183,7 @@ RULES: list[Rule] = BASE + [
                           "remove_subports": ADMIN_OR_PROJECT_MEMBER,
                           "get_subports": ADMIN_OR_PROJECT_READER}),
     *crud("agent", create=ADMIN, get=ADMIN, update=ADMIN, delete=ADMIN),
+    *crud("segment", create=ADMIN, get=ADMIN, update=ADMIN, delete=ADMIN),
     *crud("quota", create=ADMIN, get=ADMIN_OR_PROJECT_READER, update=ADMIN, delete=ADMIN),
     Rule("get_availability_zone", "rule:regular_user", scope_types=P),
     Rule("get_auto_allocated_topology", ADMIN_OR_PROJECT_READER, scope_types=P),

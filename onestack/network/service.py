@@ -21,6 +21,7 @@ from onestack.network import errors as ne
 from onestack.network import ipam
 from onestack.network import models as m
 from onestack.network import query as q
+from onestack.network import segments
 
 ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed",
                            "network:ha_router_replicated_interface")
@@ -160,13 +161,13 @@ def _segmentation(s: Session, v: dict[str, Any], external: bool) -> None:
         if v.get("physical_network"):
             raise bad(f"physical_network specified for {ntype} network")
         if seg is None:
-            used = set(s.scalars(select(m.Network.segmentation_id).where(m.Network.network_type == ntype)))
+            used = set(s.scalars(select(m.Segment.segmentation_id).where(m.Segment.network_type == ntype)))
             seg = next(i for i in range(settings().vni_min, settings().vni_max + 1) if i not in used)
             v["segmentation_id"] = seg
-    clash = s.scalar(select(m.Network.id).where(
-        m.Network.network_type == ntype, m.Network.segmentation_id == seg,
-        m.Network.physical_network.is_(v.get("physical_network")) if v.get("physical_network") is None
-        else m.Network.physical_network == v.get("physical_network")))
+    clash = s.scalar(select(m.Segment.id).where(
+        m.Segment.network_type == ntype, m.Segment.segmentation_id == seg,
+        m.Segment.physical_network.is_(None) if v.get("physical_network") is None
+        else m.Segment.physical_network == v.get("physical_network")))
     if clash:
         raise errors.Conflict(f"Unable to create the network. The {ntype} {seg} on physical network "
                               f"{v.get('physical_network')} is in use.", type_name="SegmentationIdInUse")
@@ -176,6 +177,7 @@ def create_network(s: Session, ctx: Any, v: dict[str, Any]) -> m.Network:
     project_id = owner_project(ctx, v)
     check_quota(s, project_id, "network")
     external = bool(v.get("external", False))
+    extra_segments = segments.split_multi_provider(v)
     _segmentation(s, v, external)
     mtu = v.pop("mtu", None)
     base_mtu = settings().global_physnet_mtu
@@ -188,6 +190,11 @@ def create_network(s: Session, ctx: Any, v: dict[str, Any]) -> m.Network:
     net = m.Network(id=new_id(), project_id=project_id, mtu=mtu, **v)
     s.add(net)
     s.flush()
+    segments.add(s, net, {"network_type": net.network_type, "physical_network": net.physical_network,
+                          "segmentation_id": net.segmentation_id})
+    for extra in extra_segments:
+        _segmentation(s, extra, external)
+        segments.add(s, net, extra)
     if net.shared:
         s.add(m.RBACPolicy(id=new_id(), project_id=project_id, object_type="network", object_id=net.id,
                            action="access_as_shared", target_tenant="*"))
@@ -264,6 +271,7 @@ def delete_network(s: Session, ctx: Any, net: m.Network) -> list[str]:
     s.execute(delete(m.RBACPolicy).where(m.RBACPolicy.object_type == "network",
                                          m.RBACPolicy.object_id == net.id))
     drop_tags(s, net.id)
+    s.execute(delete(m.Segment).where(m.Segment.network_id == net.id))
     s.delete(net)
     return [p.id for p in ports]
 
@@ -421,6 +429,8 @@ def create_subnet(s: Session, ctx: Any, v: dict[str, Any], net: m.Network) -> m.
     v["host_routes"] = _check_routes(v.get("host_routes") or [], version)
     if v.get("segment_id") is None:
         v.pop("segment_id", None)
+    else:
+        segments.check_subnet_segment(s, net.id, v["segment_id"])
     sub = m.Subnet(id=new_id(), project_id=project_id, network_id=net.id, **v)
     s.add(sub)
     s.flush()
@@ -454,6 +464,8 @@ def update_subnet(s: Session, ctx: Any, sub: m.Subnet, v: dict[str, Any]) -> m.S
         v["dns_nameservers"] = _check_dns(v["dns_nameservers"] or [])
     if "host_routes" in v:
         v["host_routes"] = _check_routes(v["host_routes"] or [], sub.ip_version)
+    if v.get("segment_id") is not None:
+        segments.check_subnet_segment(s, sub.network_id, v["segment_id"])
     for key, value in v.items():
         setattr(sub, key, value)
     touch(sub)

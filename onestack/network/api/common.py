@@ -70,6 +70,7 @@ class API:
     before_list: Callable[[Any], None] | None = None
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # attribute-rule defaults
     after: Callable[[str, Any], None] | None = None   # (verb, row) after commit (agent)
+    extend: Callable[[Any, dict], None] | None = None  # (row, rendered) adds conditional keys
     collection_path: str = ""
 
     @property
@@ -162,6 +163,11 @@ def hidden_fields(req: Req, api: API, target: dict[str, Any] | None = None) -> s
 def render(req: Req, api: API, row: Any, hidden: set[str] | None = None) -> dict[str, Any]:
     fields = [f for f in req.query_all("fields") if f]
     out = api.resource.render(row, only=fields or None)
+    if api.extend is not None:
+        api.extend(row, out)
+        if fields:
+            for k in [k for k in out if k not in fields]:
+                out.pop(k)
     for h in hidden or ():
         out.pop(h, None)
     return out

@@ -13,6 +13,7 @@ from onestack.network import agent
 from onestack.network import errors as ne
 from onestack.network import models as m
 from onestack.network import query as q
+from onestack.network import segments
 from onestack.network import service as svc
 from onestack.network.api.common import API, cached, standard
 
@@ -44,6 +45,7 @@ NETWORK = Resource("network", "networks", standard() + [
     F("is_default", type=bool, create=True, update=True, filter=True),
     F("qos_policy_id", create=True, update=True, nullable=True, filter=True),
     F("l2_adjacency", render=lambda o, v: True),
+    F("segments", type=list, create=True, shown=False),   # multi-provider: rendered by _network_extend
 ])
 
 
@@ -60,10 +62,19 @@ def _network_preload(s: Any, ctx: Any, rows: list[m.Network]) -> None:
                 m.RBACPolicy.object_type == "network", m.RBACPolicy.object_id.in_(ids),
                 m.RBACPolicy.target_tenant == ctx.project_id)):
             (shared if action == "access_as_shared" else external).add(oid)
+    segs = segments.of_networks(s, ids)
     for r in rows:
         r._subnets = subs[r.id]
         r._shared = r.shared or r.id in shared
         r._external = r.external or r.id in external
+        r._segments = segs[r.id]
+
+
+def _network_extend(row: m.Network, out: dict) -> None:
+    """multi-provider: a network with several segments lists them all under `segments`."""
+    segs = getattr(row, "_segments", [])
+    if len(segs) > 1:
+        out["segments"] = [segments.provider_view(x) for x in segs]
 
 
 def _network_target(s: Any, row: m.Network, t: dict) -> dict:
@@ -96,6 +107,7 @@ NETWORK_KIND = q.Kind("network", "networks", m.Network, ne.NetworkNotFound, tag_
 NETWORKS = API(NETWORK_KIND, NETWORK, create=_net_create, update=_net_update,
                delete=lambda s, ctx, row: svc.delete_network(s, ctx, row),
                target=_network_target, target_ctx=_network_target_ctx, preload=_network_preload,
+               extend=_network_extend,
                defaults={"shared": False, "router:external": False, "port_security_enabled": True,
                          "is_default": False},
                after=agent.network_changed)

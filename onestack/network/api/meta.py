@@ -57,6 +57,8 @@ EXTENSIONS = {
     "empty-string-filtering": ("Empty String Filtering Extension", "Allow filtering by attributes with empty string value"),
     "ip-substring-filtering": ("IP address substring filtering", "Provides IP address substring filtering when listing ports"),
     "fip-port-details": ("Floating IP Port Details Extension", "Add port_details attribute to Floating IP resource"),
+    "segment": ("Segment", "Segments extension."),
+    "multi-provider": ("Multi Provider Network", "Expose mapping of virtual networks to multiple physical networks"),
 }
 
 

@@ -1,8 +1,8 @@
 """Neutron's route table (explicit). Paths are relative to the /networking mount."""
 from onestack.api.routing import route
-from onestack.network.api import common, core, extra, l3, meta
+from onestack.network.api import common, core, extra, l3, meta, segments
 
-APIS = [core.NETWORKS, core.SUBNETS, core.PORTS, core.SECURITY_GROUPS, core.RULES]
+APIS = [core.NETWORKS, core.SUBNETS, core.PORTS, core.SECURITY_GROUPS, core.RULES, segments.SEGMENTS]
 
 ROUTES = [
     route("GET", "/", meta.root, auth=False),
