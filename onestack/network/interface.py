@@ -291,3 +291,175 @@ def unbind_port(port_id: str) -> None:
         port.status = "DOWN"
         svc.touch(port)
     agent.port_changed("update", port_id)
+
+
+# ------------------------------------------------------------------ for compute's deprecated proxy APIs
+# (os-security-groups, os-floating-ips, os-networks: Nova < 2.36 proxies them to Neutron)
+def _sg_full(s: Any, sg: m.SecurityGroup) -> dict[str, Any]:
+    rules = s.scalars(select(m.SecurityGroupRule).where(m.SecurityGroupRule.security_group_id == sg.id)
+                      .order_by(m.SecurityGroupRule.created_at))
+    return {"id": sg.id, "name": sg.name, "description": sg.description or "", "project_id": sg.project_id,
+            "rules": [_rule_dict(r) for r in rules]}
+
+
+def _rule_dict(r: m.SecurityGroupRule) -> dict[str, Any]:
+    return {"id": r.id, "security_group_id": r.security_group_id, "direction": r.direction,
+            "ethertype": r.ethertype, "protocol": r.protocol, "port_range_min": r.port_range_min,
+            "port_range_max": r.port_range_max, "remote_ip_prefix": r.remote_ip_prefix,
+            "remote_group_id": r.remote_group_id, "project_id": r.project_id}
+
+
+def list_security_groups(ctx: Any, all_projects: bool = False) -> list[dict[str, Any]]:
+    """The caller's security groups (every project's when ``all_projects`` and admin), each with
+    its rules; the project's ``default`` group is created on first use, as Neutron does."""
+    if ctx.project_id:
+        with db.read() as s:
+            missing = s.get(m.DefaultSecurityGroup, ctx.project_id) is None
+        if missing:
+            with db.write() as s:
+                svc.ensure_default_sg(s, ctx.project_id)
+    with db.read() as s:
+        stmt = select(m.SecurityGroup).order_by(m.SecurityGroup.created_at)
+        if not (all_projects and q.is_admin(ctx)):
+            stmt = stmt.where(m.SecurityGroup.project_id == ctx.project_id)
+        return [_sg_full(s, sg) for sg in s.scalars(stmt)]
+
+
+def get_security_group(ctx: Any, sg_id: str) -> dict[str, Any]:
+    from onestack.network.api.core import SG_KIND
+    with db.read() as s:
+        return _sg_full(s, q.get(s, SG_KIND, ctx, sg_id))
+
+
+def create_security_group(ctx: Any, name: str, description: str) -> dict[str, Any]:
+    with db.write() as s:
+        sg = svc.create_security_group(s, ctx, {"name": name, "description": description})
+        s.flush()
+        return _sg_full(s, sg)
+
+
+def update_security_group(ctx: Any, sg_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    from onestack.network.api.core import SG_KIND
+    with db.write() as s:
+        sg = svc.update_security_group(s, ctx, q.get(s, SG_KIND, ctx, sg_id), values)
+        s.flush()
+        return _sg_full(s, sg)
+
+
+def delete_security_group(ctx: Any, sg_id: str) -> None:
+    from onestack.network.api.core import SG_KIND
+    with db.write() as s:
+        svc.delete_security_group(s, ctx, q.get(s, SG_KIND, ctx, sg_id))
+
+
+def create_security_group_rule(ctx: Any, sg_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values``: direction, ethertype, protocol, port_range_min/max, remote_ip_prefix or
+    remote_group_id (Neutron's names and checks)."""
+    from onestack.network.api.core import SG_KIND
+    with db.write() as s:
+        sg = q.get(s, SG_KIND, ctx, sg_id)
+        rule = svc.create_sg_rule(s, ctx, dict(values), sg)
+        s.flush()
+        return _rule_dict(rule)
+
+
+def delete_security_group_rule(ctx: Any, rule_id: str) -> None:
+    from onestack.network.api.core import RULE_KIND
+    with db.write() as s:
+        svc.delete_sg_rule(s, ctx, q.get(s, RULE_KIND, ctx, rule_id))
+
+
+def set_port_security_groups(ctx: Any, port_id: str, groups: list[str]) -> dict[str, Any]:
+    """Replace a port's security groups (names or ids, resolved in ctx's project)."""
+    with db.write() as s:
+        port = s.get(m.Port, port_id)
+        if port is None or (not q.is_admin(ctx) and port.project_id != ctx.project_id):
+            raise ne.PortNotFound(id=port_id)
+        port.security_groups = _resolve_sgs(s, ctx, groups) or []
+        svc.touch(port)
+    agent.port_changed("update", port_id)
+    with db.read() as s:
+        return _port_dict(s.get(m.Port, port_id))
+
+
+def _fip_dict(s: Any, fip: m.FloatingIP) -> dict[str, Any]:
+    net = s.get(m.Network, fip.floating_network_id)
+    port = s.get(m.Port, fip.port_id) if fip.port_id else None
+    return {"id": fip.id, "floating_ip_address": fip.floating_ip_address, "project_id": fip.project_id,
+            "floating_network_id": fip.floating_network_id, "pool": net.name if net else None,
+            "port_id": fip.port_id, "fixed_ip_address": fip.fixed_ip_address,
+            "device_id": port.device_id if port else None, "status": fip.status}
+
+
+def list_floating_ips(ctx: Any) -> list[dict[str, Any]]:
+    from onestack.network.api.l3 import FIP_KIND
+    with db.read() as s:
+        stmt = select(m.FloatingIP).order_by(m.FloatingIP.created_at)
+        clause = q.visibility(FIP_KIND, ctx)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        return [_fip_dict(s, f) for f in s.scalars(stmt)]
+
+
+def get_floating_ip(ctx: Any, fip_id: str | None = None, address: str | None = None) -> dict[str, Any]:
+    """By id, or by address among the caller's floating IPs."""
+    from onestack.network.api.l3 import FIP_KIND
+    with db.read() as s:
+        if fip_id is not None:
+            return _fip_dict(s, q.get(s, FIP_KIND, ctx, fip_id))
+        stmt = select(m.FloatingIP).where(m.FloatingIP.floating_ip_address == address)
+        clause = q.visibility(FIP_KIND, ctx)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        fip = s.scalars(stmt).first()
+        if fip is None:
+            raise ne.FloatingIPNotFound(id=address)
+        return _fip_dict(s, fip)
+
+
+def external_networks(ctx: Any) -> list[dict[str, Any]]:
+    """Networks floating IPs can come from (router:external), visible to ctx."""
+    with db.read() as s:
+        return [_net_dict(n) for n in s.scalars(select(m.Network).where(m.Network.external.is_(True))
+                                                .order_by(m.Network.created_at))]
+
+
+def create_floating_ip(ctx: Any, network_id: str) -> dict[str, Any]:
+    from onestack.network import routers
+    with db.write() as s:
+        fip = routers.create_floatingip(s, ctx, {"floating_network_id": network_id})
+        s.flush()
+        return _fip_dict(s, fip)
+
+
+def update_floating_ip(ctx: Any, fip_id: str, port_id: str | None, fixed_ip: str | None = None) -> dict[str, Any]:
+    """Associate with ``port_id`` (and ``fixed_ip`` on it), or disassociate with None."""
+    from onestack.network import routers
+    from onestack.network.api.l3 import FIP_KIND
+    with db.write() as s:
+        fip = routers.update_floatingip(s, ctx, q.get(s, FIP_KIND, ctx, fip_id),
+                                        {"port_id": port_id, "fixed_ip_address": fixed_ip})
+        s.flush()
+        return _fip_dict(s, fip)
+
+
+def delete_floating_ip(ctx: Any, fip_id: str) -> None:
+    from onestack.network import routers
+    from onestack.network.api.l3 import FIP_KIND
+    with db.write() as s:
+        routers.delete_floatingip(s, ctx, q.get(s, FIP_KIND, ctx, fip_id))
+
+
+def list_networks(ctx: Any) -> list[dict[str, Any]]:
+    """Networks ctx may see, each with ``cidrs`` (its subnets' CIDRs, oldest first)."""
+    with db.read() as s:
+        stmt = select(m.Network).order_by(m.Network.created_at)
+        clause = q.visible_networks(ctx)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        nets = list(s.scalars(stmt))
+        cidrs: dict[str, list[str]] = {}
+        for sub in s.scalars(select(m.Subnet).where(m.Subnet.network_id.in_([n.id for n in nets]))
+                             .order_by(m.Subnet.created_at)):
+            cidrs.setdefault(sub.network_id, []).append(sub.cidr)
+        return [{**_net_dict(n), "cidrs": cidrs.get(n.id, [])} for n in nets]
