@@ -51,6 +51,7 @@ class Volume(Base):
     source_volid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     image_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     backup_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    group_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
     image_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     admin_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
@@ -89,6 +90,7 @@ class Snapshot(Base):
     size: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32))
     progress: Mapped[str] = mapped_column(String(8), default="0%")
+    group_snapshot_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
     provider_location: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
@@ -106,6 +108,8 @@ class Backup(Base):
     name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     container: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Which backup driver holds the data ("posix" chunk directory or "object" store).
+    service: Mapped[str | None] = mapped_column(String(64), nullable=True)
     size: Mapped[int] = mapped_column(Integer)
     object_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(32))
@@ -147,3 +151,81 @@ class QosSpecs(Base):
     consumer: Mapped[str] = mapped_column(String(16), default="back-end")
     specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GroupType(Base):
+    __tablename__ = "volume_group_types"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    group_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Group(Base):
+    __tablename__ = "volume_groups"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
+    group_type_id: Mapped[str] = mapped_column(String(36))
+    volume_type_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    group_snapshot_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    source_group_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True, onupdate=utcnow)
+
+
+class GroupSnapshot(Base):
+    __tablename__ = "volume_group_snapshots"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    group_id: Mapped[str] = mapped_column(String(36), index=True)
+    group_type_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class Message(Base):
+    """A user message: what went wrong in an asynchronous operation (GET /messages)."""
+    __tablename__ = "volume_messages"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[str] = mapped_column(String(64), default="")
+    resource_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resource_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    message_level: Mapped[str] = mapped_column(String(16), default="ERROR")
+    user_message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Encryption(Base):
+    __tablename__ = "volume_encryption"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_type_id: Mapped[str] = mapped_column(String(36), unique=True)
+    provider: Mapped[str] = mapped_column(String(255))
+    cipher: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    key_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    control_location: Mapped[str] = mapped_column(String(16), default="front-end")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True, onupdate=utcnow)
+
+
+class ServiceState(Base):
+    """Operator state of a (binary, host) service: disabled with a reason, frozen."""
+    __tablename__ = "volume_service_states"
+    binary: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True, onupdate=utcnow)
