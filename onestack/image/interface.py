@@ -77,3 +77,33 @@ def upload_from_file(ctx: Any, image_id: str, path: str) -> dict[str, Any]:
 
 def delete_image(ctx: Any, image_id: str) -> None:
     service.delete_image(ctx, image_id)
+
+
+def list_images(ctx: Any, filters: dict[str, str] | None = None, limit: int | None = None,
+                marker: str | None = None) -> list[dict[str, Any]]:
+    """Images ctx can see, newest first, with Glance's list filters (name, status, ...; any other
+    key filters on a property). Raises errors.BadRequest for an unknown marker."""
+    return [_public(i) for i in service.list_images(ctx, list((filters or {}).items()), [], limit, marker)]
+
+
+def set_properties(ctx: Any, image_id: str, values: dict[str, str], remove: tuple[str, ...] = (),
+                   purge: bool = False) -> dict[str, Any]:
+    """Set extra properties (and remove ``remove``; with ``purge`` every other extra property),
+    under Glance's modify_image policy. Returns the image."""
+    img = service.get_image(ctx, image_id)
+    ctx.can("image:modify_image", service.policy_target(ctx, img))
+    have = img.get("properties") or {}
+    gone = [k for k in have if k not in values] if purge else [k for k in remove if k in have]
+    if any(k not in have for k in remove):
+        raise errors.NotFound(f"Image {image_id} has no property {[k for k in remove if k not in have][0]}.")
+    changes = [{"name": k, "op": "remove", "draft": 10} for k in gone]
+    changes += [{"name": k, "op": "replace" if k in have else "add", "value": str(v), "draft": 10}
+                for k, v in values.items()]
+    return _public(service.update_image(ctx, image_id, changes))
+
+
+def delete_image_checked(ctx: Any, image_id: str) -> None:
+    """delete_image under Glance's delete_image policy (for requests made on a user's behalf)."""
+    img = service.get_image(ctx, image_id)
+    ctx.can("image:delete_image", service.policy_target(ctx, img))
+    service.delete_image(ctx, image_id)

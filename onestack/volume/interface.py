@@ -58,10 +58,12 @@ def detach(ctx: Any, volume_id: str, attachment_id: str | None = None, server_id
 def create_volume(ctx: Any, size: int | None = None, image_id: str | None = None,
                   snapshot_id: str | None = None, source_volid: str | None = None,
                   name: str | None = None, volume_type: str | None = None,
-                  availability_zone: str | None = None) -> dict[str, Any]:
+                  availability_zone: str | None = None, description: str | None = None,
+                  metadata: dict[str, str] | None = None) -> dict[str, Any]:
     v = service.create_volume(ctx, {"size": size, "imageRef": image_id, "snapshot_id": snapshot_id,
                                     "source_volid": source_volid, "name": name,
-                                    "volume_type": volume_type, "availability_zone": availability_zone})
+                                    "volume_type": volume_type, "availability_zone": availability_zone,
+                                    "description": description, "metadata": metadata or {}})
     return _dict(v)
 
 
@@ -87,3 +89,51 @@ def delete_volume(ctx: Any, volume_id: str) -> None:
 def connection_info(volume_id: str) -> dict[str, Any]:
     from onestack.context import RequestContext
     return service.initialize_connection(RequestContext.internal(), volume_id, {})
+
+
+# ------------------------------------------------------------------ for compute's deprecated proxies
+# (os-volumes, os-snapshots: Nova < 2.36 proxies them to Cinder)
+def list_volumes(ctx: Any, volume_id: str | None = None) -> list[dict[str, Any]]:
+    """ctx's volumes, newest first (or just ``volume_id``: NotFound when not visible), each with
+    description, created_at, volume_type (name), snapshot_id, metadata, host and attachments
+    [{id, server_id, mountpoint}]."""
+    from sqlalchemy import select
+    from onestack.volume import models as m
+    with db.read() as s:
+        if volume_id is not None:
+            rows = [service.get_volume(s, ctx, volume_id)]
+        else:
+            rows = list(s.scalars(select(m.Volume).where(m.Volume.project_id == ctx.project_id)
+                                  .order_by(m.Volume.created_at.desc())))
+    atts = service.attachments_of([v.id for v in rows])
+    types = service.type_names()
+    return [{**_dict(v), "description": v.description, "created_at": v.created_at,
+             "volume_type": types.get(v.volume_type_id), "snapshot_id": v.snapshot_id,
+             "metadata": dict(v.metadata_ or {}), "host": v.host,
+             "attachments": [{"id": a.id, "server_id": a.instance_uuid, "mountpoint": a.mountpoint}
+                             for a in atts.get(v.id, [])]} for v in rows]
+
+
+def _snap_dict(sn: Any) -> dict[str, Any]:
+    return {"id": sn.id, "volume_id": sn.volume_id, "status": sn.status, "size": sn.size, "name": sn.name,
+            "description": sn.description, "created_at": sn.created_at, "project_id": sn.project_id}
+
+
+def create_snapshot(ctx: Any, volume_id: str, name: str | None = None, description: str | None = None,
+                    force: bool = False) -> dict[str, Any]:
+    return _snap_dict(service.create_snapshot(ctx, volume_id, name, description, force, {}))
+
+
+def list_snapshots(ctx: Any, snapshot_id: str | None = None) -> list[dict[str, Any]]:
+    """ctx's snapshots, newest first (or just ``snapshot_id``: NotFound when not visible)."""
+    from sqlalchemy import select
+    from onestack.volume import models as m
+    with db.read() as s:
+        if snapshot_id is not None:
+            return [_snap_dict(service.get_snapshot(s, ctx, snapshot_id))]
+        return [_snap_dict(sn) for sn in s.scalars(select(m.Snapshot).where(m.Snapshot.project_id == ctx.project_id)
+                                                    .order_by(m.Snapshot.created_at.desc()))]
+
+
+def delete_snapshot(ctx: Any, snapshot_id: str) -> None:
+    service.delete_snapshot(ctx, snapshot_id)
