@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 _CACHE_SIZE = 256
 _cache: "OrderedDict[str, _Conn]" = OrderedDict()
@@ -33,16 +33,35 @@ _cache_lock = threading.Lock()
 SYNCHRONOUS = "FULL"
 
 
+class _Op:
+    __slots__ = ("fn", "result", "error", "done")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any]):
+        self.fn = fn
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
 class _Conn:
     def __init__(self, path: Path, synchronous: str):
         self.path = path
         self.lock = threading.RLock()
+        self.queue: list[_Op] = []
+        self.qlock = threading.Lock()
         self.conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30,
                                     isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={synchronous}")
         self.conn.execute("PRAGMA busy_timeout=30000")
+        # Readers use their own connection so that a listing or a HEAD never waits behind a
+        # writer's fsync (WAL: readers see every committed transaction, never a partial one).
+        self.rlock = threading.Lock()
+        self.rconn = sqlite3.connect(str(path), check_same_thread=False, timeout=30,
+                                     isolation_level=None)
+        self.rconn.row_factory = sqlite3.Row
+        self.rconn.execute("PRAGMA busy_timeout=30000")
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -55,14 +74,61 @@ class _Conn:
                 raise
             self.conn.execute("COMMIT")
 
+    def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn(conn)`` in a write transaction, group-committed with concurrent callers.
+
+        Each caller queues its change and then takes the connection lock; whoever gets it
+        first applies every queued change (each in its own savepoint, so one failure does
+        not undo the others) and commits them together: one WAL fsync for the batch instead
+        of one per change. A caller returns only after the commit holding its change, so
+        "acknowledged" still means "durable".
+        """
+        op = _Op(fn)
+        with self.qlock:
+            self.queue.append(op)
+        with self.lock:
+            if not op.done:
+                with self.qlock:
+                    batch, self.queue = self.queue, []
+                self._commit_batch(batch)
+        if op.error is not None:
+            raise op.error
+        return op.result
+
+    def _commit_batch(self, batch: list[_Op]) -> None:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for op in batch:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        op.result = op.fn(conn)
+                    except Exception as e:      # this change only; the batch goes on
+                        op.error = e
+                        conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except BaseException as e:
+            for op in batch:
+                op.error, op.result = op.error or e, None
+        finally:
+            for op in batch:
+                op.done = True
+
     @contextlib.contextmanager
     def ro(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            yield self.conn
+        with self.rlock:
+            yield self.rconn
 
     def close(self) -> None:
-        with self.lock:
+        with self.lock, self.rlock:
             self.conn.close()
+            self.rconn.close()
 
 
 def _open(path: Path, schema: str | None, synchronous: str | None = None) -> _Conn | None:
@@ -234,16 +300,18 @@ class ContainerDB:
         with c.tx() as conn:
             _apply_meta(conn, meta)
 
-    def put_object(self, row: dict[str, Any]) -> dict[str, Any] | None:
-        """Insert/replace ``row`` unless a newer version is recorded; the previous row."""
+    def put_object(self, row: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[int, int]]:
+        """Insert/replace ``row`` unless a newer version is recorded: (the previous row, the
+        container's (object_count, bytes_used) after the change)."""
         c = self._conn()
         if c is None:
             raise FileNotFoundError(self.path)
-        with c.tx() as conn:
+
+        def apply(conn: sqlite3.Connection) -> tuple[dict[str, Any] | None, tuple[int, int]]:
             old = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM object WHERE name = ?",
                                (row["name"],)).fetchone()
             if old is not None and old["ts"] > row["ts"]:
-                return {"superseded": True, **dict(old)}
+                return {"superseded": True, **dict(old)}, _totals(conn)
             conn.execute(f"INSERT OR REPLACE INTO object ({OBJECT_COLUMNS}) VALUES "
                          "(:name, :ts, :meta_ts, :size, :content_type, :etag, :last_modified, "
                          ":delete_at)", {"meta_ts": None, "delete_at": None, **row})
@@ -251,16 +319,16 @@ class ContainerDB:
             d_bytes = row["size"] - (old["size"] if old is not None else 0)
             conn.execute("UPDATE stat SET object_count = object_count + ?, "
                          "bytes_used = bytes_used + ?", (d_count, d_bytes))
-        return dict(old) if old is not None else None
+            return (dict(old) if old is not None else None), _totals(conn)
+        return c.write(apply)
 
     def update_object(self, name: str, **values: Any) -> bool:
         c = self._conn()
         if c is None:
             return False
         sets = ", ".join(f"{k} = :{k}" for k in values)
-        with c.tx() as conn:
-            cur = conn.execute(f"UPDATE object SET {sets} WHERE name = :name", {**values, "name": name})
-            return cur.rowcount > 0
+        return c.write(lambda conn: conn.execute(f"UPDATE object SET {sets} WHERE name = :name",
+                                                 {**values, "name": name}).rowcount > 0)
 
     def get_object(self, name: str) -> dict[str, Any] | None:
         c = self._conn()
@@ -275,14 +343,16 @@ class ContainerDB:
         c = self._conn()
         if c is None:
             return None
-        with c.tx() as conn:
+
+        def apply(conn: sqlite3.Connection) -> dict[str, Any] | None:
             old = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM object WHERE name = ?", (name,)).fetchone()
             if old is None or (ts is not None and old["ts"] != ts):
                 return None
             conn.execute("DELETE FROM object WHERE name = ?", (name,))
             conn.execute("UPDATE stat SET object_count = object_count - 1, "
                          "bytes_used = bytes_used - ?", (old["size"],))
-        return dict(old)
+            return dict(old)
+        return c.write(apply)
 
     def list(self, **kw: Any) -> list[dict[str, Any]]:
         c = self._conn()
@@ -324,6 +394,11 @@ class ContainerDB:
                 os.unlink(str(self.path) + suffix)
             except FileNotFoundError:
                 pass
+
+
+def _totals(conn: sqlite3.Connection) -> tuple[int, int]:
+    row = conn.execute("SELECT object_count, bytes_used FROM stat").fetchone()
+    return (row[0], row[1]) if row is not None else (0, 0)
 
 
 def _apply_meta(conn: sqlite3.Connection, meta: dict[str, str]) -> None:
@@ -399,9 +474,9 @@ class AccountDB:
         c = self._conn()
         if c is None:
             return
-        with c.tx() as conn:
-            conn.execute("UPDATE container SET object_count = ?, bytes_used = ? WHERE name = ?",
-                         (object_count, bytes_used, name))
+        c.write(lambda conn: conn.execute(
+            "UPDATE container SET object_count = ?, bytes_used = ? WHERE name = ?",
+            (object_count, bytes_used, name)))
 
     def delete_container(self, name: str) -> None:
         c = self._conn()

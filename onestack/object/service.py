@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
@@ -396,41 +397,101 @@ async def put_object(account: str, container: str, name: str, body: AsyncIterato
                      headers: dict[str, str], *, length: int | None = None,
                      expected_etag: str | None = None, delete_at: int | None = None,
                      check_quota: bool = True) -> ObjectInfo:
-    """Stream ``body`` into a new version of the object; publish it; return its info."""
+    """Stream ``body`` into a new version of the object; publish it; return its info.
+
+    A body that ends within the first WRITE_BUFFER bytes is stored with one hop to a worker
+    thread (check, write, fsync, publish). A larger one is streamed: while the event loop
+    receives block N+1, a worker thread hashes and writes block N (hashlib and write()
+    release the GIL, so receiving and hashing use both cores)."""
     b = backend()
-    cinfo = await run_in_threadpool(_check_container, account, container)
-    if check_quota:
-        await run_in_threadpool(check_quotas, account, container, cinfo, length or 0)
-    writer = await run_in_threadpool(b.files.writer, account, container, name)
     limit = b.conf.max_file_size
+    if check_quota and length is not None and length > WRITE_BUFFER:
+        cinfo = await run_in_threadpool(_check_container, account, container)
+        await run_in_threadpool(check_quotas, account, container, cinfo, length)
+    it = body.__aiter__()
+    head: list[bytes] = []
+    total = 0
+    ended = False
+    while total < WRITE_BUFFER:
+        try:
+            chunk = await it.__anext__()
+        except StopAsyncIteration:
+            ended = True
+            break
+        total += len(chunk)
+        if total > limit or (length is not None and total > length):
+            raise errors.RequestEntityTooLarge("Your request is too large.")
+        head.append(chunk)
+    if ended:
+        return await run_in_threadpool(_put_whole, account, container, name, b"".join(head),
+                                       headers, length, expected_etag, delete_at, check_quota)
+    cinfo = await run_in_threadpool(_check_container, account, container)
+    writer = await run_in_threadpool(b.files.writer, account, container, name)
+    pending: asyncio.Future | None = None
     try:
+        async def flush(data: bytes) -> None:
+            nonlocal pending
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(run_in_threadpool(writer.write, data))
+
+        await flush(b"".join(head))
         buf: list[bytes] = []
-        pending = 0
-        total = 0
-        async for chunk in body:
-            if not chunk:
-                continue
+        pending_bytes = 0
+        async for chunk in it:
             total += len(chunk)
             if total > limit or (length is not None and total > length):
                 raise errors.RequestEntityTooLarge("Your request is too large.")
             buf.append(chunk)
-            pending += len(chunk)
-            if pending >= WRITE_BUFFER:
+            pending_bytes += len(chunk)
+            if pending_bytes >= WRITE_BUFFER:
                 data = b"".join(buf)
-                buf, pending = [], 0
-                await run_in_threadpool(writer.write, data)
+                buf, pending_bytes = [], 0
+                await flush(data)
         if buf:
-            await run_in_threadpool(writer.write, b"".join(buf))
-        if length is not None and writer.length != length:
-            raise oerr.ClientDisconnect()
-        if expected_etag and expected_etag.strip('"').lower() != writer.etag:
-            raise oerr.ChecksumMismatch()
-        if check_quota and length is None:
-            await run_in_threadpool(check_quotas, account, container, cinfo, writer.length)
-        return await run_in_threadpool(_commit, account, container, name, writer, headers, delete_at)
+            await flush(b"".join(buf))
+        if pending is not None:
+            await pending
+        pending = None
+        return await run_in_threadpool(_finish, account, container, name, writer, cinfo, headers,
+                                       length, expected_etag, delete_at, check_quota and length is None)
+    except BaseException:
+        if pending is not None:
+            with contextlib.suppress(BaseException):
+                await pending
+        writer.abort()
+        raise
+
+
+def _put_whole(account: str, container: str, name: str, data: bytes, headers: dict[str, str],
+               length: int | None, expected_etag: str | None, delete_at: int | None,
+               check_quota: bool) -> ObjectInfo:
+    """A body already in memory: check, write, make durable and publish in this thread."""
+    if length is not None and len(data) != length:
+        raise oerr.ClientDisconnect()
+    cinfo = _check_container(account, container)
+    if check_quota:
+        check_quotas(account, container, cinfo, len(data))
+    writer = backend().files.writer(account, container, name)
+    try:
+        writer.write(data)
+        return _finish(account, container, name, writer, cinfo, headers, length, expected_etag,
+                       delete_at, False)
     except BaseException:
         writer.abort()
         raise
+
+
+def _finish(account: str, container: str, name: str, writer: Any, cinfo: dict[str, Any],
+            headers: dict[str, str], length: int | None, expected_etag: str | None,
+            delete_at: int | None, check_quota: bool) -> ObjectInfo:
+    if length is not None and writer.length != length:
+        raise oerr.ClientDisconnect()
+    if expected_etag and expected_etag.strip('"').lower() != writer.etag:
+        raise oerr.ChecksumMismatch()
+    if check_quota:
+        check_quotas(account, container, cinfo, writer.length)
+    return _commit(account, container, name, writer, headers, delete_at)
 
 
 async def put_bytes(account: str, container: str, name: str, data: bytes,
@@ -464,7 +525,7 @@ def _publish(account: str, container: str, name: str, row: dict[str, Any],
     if archive:
         _archive_current(account, container, name, cinfo, deleting=False)
     try:
-        prev = cdb.put_object(row)
+        prev, (count, used) = cdb.put_object(row)
     except FileNotFoundError:
         raise errors.NotFound() from None
     if prev is not None and prev.get("superseded"):
@@ -472,7 +533,7 @@ def _publish(account: str, container: str, name: str, row: dict[str, Any],
                         keep=prev["ts"])
         return
     b.files.cleanup(account, container, name, before=row["ts"])
-    _sync_account(account, container, cdb)
+    b.account_db(account).update_stats(container, count, used)
     if row.get("delete_at"):
         _enqueue_expiry(account, container, name, row["ts"], row["delete_at"])
 

@@ -44,9 +44,9 @@ def test_stats_follow_puts_and_deletes(cdb):
     info = cdb.info()
     assert info["object_count"] == 7 and info["bytes_used"] == sum(range(7))
     # an older write does not replace a newer one
-    old = cdb.put_object({"name": "b", "ts": "0000000000.50000", "size": 100, "content_type": "t",
-                          "etag": "e", "last_modified": "x"})
-    assert old["superseded"] and cdb.get_object("b")["size"] == 3
+    old, totals = cdb.put_object({"name": "b", "ts": "0000000000.50000", "size": 100,
+                                  "content_type": "t", "etag": "e", "last_modified": "x"})
+    assert old["superseded"] and totals == (7, sum(range(7))) and cdb.get_object("b")["size"] == 3
     cdb.delete_object("b")
     assert cdb.info()["object_count"] == 6 and cdb.info()["bytes_used"] == sum(range(7)) - 3
     assert cdb.recount() == (6, sum(range(7)) - 3)
@@ -99,3 +99,40 @@ def test_parse_range():
     assert parse_range("items=0-1", 100) is None
     with pytest.raises(errors.RangeNotSatisfiable):
         parse_range("bytes=100-200", 100)
+
+
+def test_group_commit_keeps_each_change_and_isolates_failures(tmp_path):
+    """Concurrent writers share commits; every caller gets its own result, and one failing
+    change neither undoes nor blocks the others in its batch."""
+    import threading
+
+    db = listing.ContainerDB(tmp_path / "g.db")
+    db.create("0000000001.00000", "Policy-0", {})
+    c = db._conn()
+    results, failures = {}, []
+    start = threading.Barrier(16)
+
+    def put(i):
+        start.wait()
+        results[i] = db.put_object({"name": f"o{i:02d}", "ts": f"{i + 2:010d}.00000", "size": i,
+                                    "content_type": "t", "etag": "e", "last_modified": "x"})
+
+    def bad():
+        start.wait()
+        try:
+            c.write(lambda conn: conn.execute("INSERT INTO nosuchtable VALUES (1)"))
+        except Exception as e:      # noqa: BLE001 - the error is the point
+            failures.append(e)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(15)]
+    threads.append(threading.Thread(target=bad))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(failures) == 1 and "nosuchtable" in str(failures[0])
+    assert sorted(results) == list(range(15)) and all(prev is None for prev, _ in results.values())
+    assert max(totals[0] for _, totals in results.values()) == 15
+    assert db.info()["object_count"] == 15 and db.info()["bytes_used"] == sum(range(15))
+    assert [r["name"] for r in db.list()] == [f"o{i:02d}" for i in range(15)]
+    listing.close_all()
