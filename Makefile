@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the cloud uses at run time / the tests use (installed when missing).
-APT_RUNTIME := python3-venv iproute2 nftables dnsmasq-base runc busybox-static qemu-system-x86 qemu-utils linux-image-amd64 dropbear-bin cpio e2fsprogs
+APT_RUNTIME := python3-venv iproute2 nftables dnsmasq-base runc busybox-static qemu-system-x86 qemu-utils linux-image-amd64 dropbear-bin cpio e2fsprogs genisoimage
 APT_TEST := postgresql qemu-utils openssh-client
 ARGS ?=
 PYTEST_ARGS ?=
