@@ -40,7 +40,8 @@ def instance_dict(srv: m.Server) -> dict[str, Any]:
     """What the agent/driver gets (JSON only)."""
     return {"uuid": srv.uuid, "name": instance_name(srv), "hostname": srv.hostname, "display_name": srv.name,
             "flavor": srv.flavor, "image_ref": srv.image_ref, "metadata": srv.metadata_ or {},
-            "user_data": srv.user_data, "key_data": srv.key_data, "project_id": srv.project_id}
+            "user_data": srv.user_data, "key_data": srv.key_data, "project_id": srv.project_id,
+            "config_drive": srv.config_drive}
 
 
 def hostname_from(name: str) -> str:
