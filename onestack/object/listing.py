@@ -31,6 +31,7 @@ _CACHE_SIZE = 256
 _cache: "OrderedDict[str, _Conn]" = OrderedDict()
 _cache_lock = threading.Lock()
 SYNCHRONOUS = "FULL"
+_READERS = 4          # idle read connections kept per database
 
 
 class _Op:
@@ -55,13 +56,11 @@ class _Conn:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={synchronous}")
         self.conn.execute("PRAGMA busy_timeout=30000")
-        # Readers use their own connection so that a listing or a HEAD never waits behind a
-        # writer's fsync (WAL: readers see every committed transaction, never a partial one).
-        self.rlock = threading.Lock()
-        self.rconn = sqlite3.connect(str(path), check_same_thread=False, timeout=30,
-                                     isolation_level=None)
-        self.rconn.row_factory = sqlite3.Row
-        self.rconn.execute("PRAGMA busy_timeout=30000")
+        # Readers use their own connections (a small pool) so that a listing or a HEAD never
+        # waits behind a writer's fsync or another reader (WAL: a reader sees every committed
+        # transaction and never a partial one).
+        self.readers: list[sqlite3.Connection] = []
+        self.closed = False
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -122,13 +121,32 @@ class _Conn:
 
     @contextlib.contextmanager
     def ro(self) -> Iterator[sqlite3.Connection]:
-        with self.rlock:
-            yield self.rconn
+        with self.qlock:
+            rconn = self.readers.pop() if self.readers else None
+        if rconn is None:
+            rconn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30,
+                                    isolation_level=None)
+            rconn.row_factory = sqlite3.Row
+            rconn.execute("PRAGMA busy_timeout=30000")
+        try:
+            yield rconn
+        finally:
+            if rconn.in_transaction:
+                rconn.execute("ROLLBACK")
+            with self.qlock:
+                keep = not self.closed and len(self.readers) < _READERS
+                if keep:
+                    self.readers.append(rconn)
+            if not keep:
+                rconn.close()
 
     def close(self) -> None:
-        with self.lock, self.rlock:
+        with self.lock, self.qlock:
+            self.closed = True
             self.conn.close()
-            self.rconn.close()
+            for r in self.readers:
+                r.close()
+            self.readers = []
 
 
 def _open(path: Path, schema: str | None, synchronous: str | None = None) -> _Conn | None:
@@ -457,6 +475,13 @@ class AccountDB:
                 "policies": {r[0]: {"container_count": r[1], "object_count": r[2], "bytes_used": r[3]}
                              for r in per_policy},
                 "meta": meta}
+
+    def meta(self) -> dict[str, str]:
+        c = self._conn()
+        if c is None:
+            return {}
+        with c.ro() as conn:
+            return {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
 
     def set_meta(self, meta: dict[str, str]) -> None:
         c = self._conn(create=True)

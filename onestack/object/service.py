@@ -377,9 +377,11 @@ def check_quotas(account: str, container: str, cinfo: dict[str, Any], adding: in
     qc = meta.get("x-container-meta-quota-count")
     if new_object and qc and qc.isdigit() and cinfo["object_count"] + 1 > int(qc):
         raise errors.RequestEntityTooLarge("Upload exceeds quota.")
-    ainfo = backend().account_db(account).info()
-    if ainfo is not None:
-        am = ainfo["meta"]
+    adb = backend().account_db(account)
+    am = adb.meta()
+    if any(k.startswith(("x-account-meta-quota-", "x-account-sysmeta-quota-")) for k in am):
+        ainfo = adb.info()
+        assert ainfo is not None
         for key in ("x-account-meta-quota-bytes", "x-account-sysmeta-quota-bytes"):
             aq = am.get(key)
             if aq and aq.isdigit() and ainfo["bytes_used"] + adding > int(aq):
@@ -476,7 +478,7 @@ def _put_whole(account: str, container: str, name: str, data: bytes, headers: di
     try:
         writer.write(data)
         return _finish(account, container, name, writer, cinfo, headers, length, expected_etag,
-                       delete_at, False)
+                       delete_at, False, fresh=True)
     except BaseException:
         writer.abort()
         raise
@@ -484,14 +486,16 @@ def _put_whole(account: str, container: str, name: str, data: bytes, headers: di
 
 def _finish(account: str, container: str, name: str, writer: Any, cinfo: dict[str, Any],
             headers: dict[str, str], length: int | None, expected_etag: str | None,
-            delete_at: int | None, check_quota: bool) -> ObjectInfo:
+            delete_at: int | None, check_quota: bool, fresh: bool = False) -> ObjectInfo:
+    """Checks after the body is written, then publish (``fresh``: ``cinfo`` was read for
+    this request just now and can stand for the container at commit time)."""
     if length is not None and writer.length != length:
         raise oerr.ClientDisconnect()
     if expected_etag and expected_etag.strip('"').lower() != writer.etag:
         raise oerr.ChecksumMismatch()
     if check_quota:
         check_quotas(account, container, cinfo, writer.length)
-    return _commit(account, container, name, writer, headers, delete_at)
+    return _commit(account, container, name, writer, headers, delete_at, cinfo if fresh else None)
 
 
 async def put_bytes(account: str, container: str, name: str, data: bytes,
@@ -502,7 +506,7 @@ async def put_bytes(account: str, container: str, name: str, data: bytes,
 
 
 def _commit(account: str, container: str, name: str, writer: Any, headers: dict[str, str],
-            delete_at: int | None) -> ObjectInfo:
+            delete_at: int | None, cinfo: dict[str, Any] | None = None) -> ObjectInfo:
     ts = new_ts()
     headers = {**headers, "x-object-sysmeta-length": str(writer.length)}
     writer.commit(ts, {"headers": headers})
@@ -510,15 +514,16 @@ def _commit(account: str, container: str, name: str, writer: Any, headers: dict[
     row = {"name": name, "ts": ts, "meta_ts": None, "size": size,
            "content_type": listing_content_type(account, headers),
            "etag": etag, "last_modified": iso_date(ts), "delete_at": delete_at}
-    _publish(account, container, name, row)
+    _publish(account, container, name, row, cinfo=cinfo)
     return ObjectInfo(account, container, name, row, headers)
 
 
 def _publish(account: str, container: str, name: str, row: dict[str, Any],
-             archive: bool = True) -> None:
+             archive: bool = True, cinfo: dict[str, Any] | None = None) -> None:
+    """Commit the listing row (``cinfo``: the container's info read moments ago, else fresh)."""
     b = backend()
     cdb = b.container_db(account, container)
-    cinfo = cdb.info()
+    cinfo = cinfo or cdb.info()
     if cinfo is None:
         b.files.cleanup(account, container, name, before=row["ts"], inclusive=True)
         raise errors.NotFound()
@@ -526,7 +531,8 @@ def _publish(account: str, container: str, name: str, row: dict[str, Any],
         _archive_current(account, container, name, cinfo, deleting=False)
     try:
         prev, (count, used) = cdb.put_object(row)
-    except FileNotFoundError:
+    except FileNotFoundError:      # the container went away meanwhile
+        b.files.cleanup(account, container, name, before=row["ts"], inclusive=True)
         raise errors.NotFound() from None
     if prev is not None and prev.get("superseded"):
         b.files.cleanup(account, container, name, before=row["ts"], inclusive=True,

@@ -557,8 +557,12 @@ async def object_put(req: Any) -> Response:
         return await middleware.extract_archive(req, account, container, name)
     middleware.tempurl_check(req, account, container, name)
     common.authorize(req, account, container, write=True)
-    if not await run_in_threadpool(service.container_exists, account, container):
-        raise errors.NotFound()
+    cl = req.headers.get("content-length", "")
+    if not (cl.isdigit() and int(cl) <= service.WRITE_BUFFER):
+        # a large body is not read into a missing container; a small one is checked with
+        # the rest of the write (one worker hop)
+        if not await run_in_threadpool(service.container_exists, account, container):
+            raise errors.NotFound()
     copy_from = req.headers.get("x-copy-from")
     if copy_from is not None:
         if req.headers.get("content-length") not in (None, "0"):

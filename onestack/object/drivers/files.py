@@ -12,8 +12,10 @@ xattrs because xattr size limits vary by filesystem (tmpfs, overlayfs) and over 
 separate sidecar because a single rename then publishes data and metadata atomically.
 A later metadata-only change (POST) is a ``<ts>.meta`` JSON file next to the data.
 
-Writes: temp file in ``<dev>/tmp`` -> write while hashing -> footer -> fsync -> rename
--> fsync of the object directory. A crash leaves either nothing new or a complete file.
+Writes: temp file in ``<dev>/tmp`` -> write while hashing -> footer -> rename into the
+object directory -> fsync of the file, the directory and any directory created for it. The
+caller commits the listing row only after that, so a crash leaves either an unlisted file
+(never served, removed by the next write of the name or the sweep) or a durable, listed one.
 Reads of whole objects check the MD5 against the stored ETag (corrupt files are moved
 to ``<dev>/quarantined`` and never served).
 """
@@ -63,18 +65,26 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def makedirs_durable(path: Path, fsync: bool) -> None:
-    """mkdir -p, fsyncing each parent whose entry we created."""
+def makedirs(path: Path) -> list[Path]:
+    """mkdir -p; the directories this call created, outermost first."""
     missing = []
     p = path
     while not p.exists():
         missing.append(p)
         p = p.parent
+    created = []
     for d in reversed(missing):
         try:
             d.mkdir()
         except FileExistsError:
             continue
+        created.append(d)
+    return created
+
+
+def makedirs_durable(path: Path, fsync: bool) -> None:
+    """mkdir -p, fsyncing each parent whose entry we created."""
+    for d in makedirs(path):
         if fsync:
             fsync_dir(d.parent)
 
@@ -151,15 +161,21 @@ class Writer:
                 "ts": ts, "data_etag": self.etag}
         blob = json.dumps(meta, separators=(",", ":")).encode()
         footer = FOOTER.pack(self.length, len(blob), MAGIC)
+        # Every name change first, then the syncs: on a journalling filesystem the file's
+        # fsync then commits the mkdirs and the rename with the data, and the directory
+        # fsyncs that POSIX asks for find nothing left to do. Publishing the name before the
+        # data is durable is safe here: the listing row (written only after this returns)
+        # is what makes an object exist, and an unlisted file is never served.
         for f, tmp, d in zip(self.files, self.tmp_paths, self.dirs):
             f.write(blob + footer)
-            if self.fsync:
-                os.fsync(f.fileno())
-            f.close()
-            makedirs_durable(d, self.fsync)
+            created = makedirs(d)
             os.rename(tmp, d / f"{ts}.data")
             if self.fsync:
+                os.fsync(f.fileno())
                 fsync_dir(d)
+                for c in reversed(created):
+                    fsync_dir(c.parent)
+            f.close()
         self.files = []
 
     def abort(self) -> None:
