@@ -19,6 +19,7 @@ PER_USER_COUNTED = {"instances", "cores", "ram", "key_pairs", "server_groups"}
 def defaults(s: Any) -> dict[str, int]:
     c = cconf.get()
     out = {r: getattr(c, f"quota_{r}") for r in RESOURCES}
+    out.update({r: -1 for r in LEGACY})
     for q in s.scalars(select(m.QuotaClass).where(m.QuotaClass.class_name == "default")):
         out[q.resource] = q.hard_limit
     return out

@@ -16,7 +16,7 @@ from onestack.compute import deps, flavors, hosts
 from onestack.compute import models as m
 from onestack.compute import service as svc
 from onestack.compute import states as st
-from onestack.compute.api import views
+from onestack.compute.api import proxies, views
 from onestack.compute.api.common import load, target
 from onestack.compute.api.servers import render
 from onestack.compute.errors import InvalidState
@@ -429,27 +429,6 @@ def _crash_dump(req: Req, s: Any, srv: m.Server, data: Any) -> Reply:
     return Reply(202)
 
 
-def _security_group(add: bool) -> Any:
-    def handler(req: Req, s: Any, srv: m.Server, data: Any) -> Reply:
-        _v(data, obj({"name": {"type": "string", "minLength": 1}}, ["name"]))
-        req.ctx.can("os_compute_api:servers:update", target(srv))
-        deps.network("security groups")
-        names = list(srv.security_groups or [])
-        if add:
-            if data["name"] in names:
-                raise errors.BadRequest(f"Security group {data['name']} is already associated with the instance "
-                                        f"{srv.uuid}")
-            names.append(data["name"])
-        else:
-            if data["name"] not in names:
-                raise errors.BadRequest(f"Security group {data['name']} not associated with the instance "
-                                        f"{srv.uuid}")
-            names.remove(data["name"])
-        srv.security_groups = names
-        return Reply(202)
-    return handler
-
-
 ACTIONS = {
     "os-stop": _simple("os_compute_api:servers:stop", "stop"),
     "os-start": _simple("os_compute_api:servers:start", "start"),
@@ -468,15 +447,18 @@ ACTIONS = {
     "shelveOffload": _simple("os_compute_api:os-shelve:shelve_offload", "shelveOffload"),
     "unshelve": _unshelve, "rescue": _rescue, "unrescue": _simple("os_compute_api:os-unrescue", "unrescue"),
     "os-resetState": _reset_state, "injectNetworkInfo": _inject_network_info,
-    "trigger_crash_dump": _crash_dump, "addSecurityGroup": _security_group(True),
-    "removeSecurityGroup": _security_group(False),
+    "trigger_crash_dump": _crash_dump,
     "forceDelete": None, "restore": None,
 }
 
 
 OUTSIDE = {"createImage": _create_image,
            "createBackup": lambda req, sid, data: _create_image(req, sid, data, backup=True),
-           "shelve": _shelve}
+           "shelve": _shelve,
+           "addSecurityGroup": lambda req, sid, data: proxies.server_security_group(req, sid, data, True),
+           "removeSecurityGroup": lambda req, sid, data: proxies.server_security_group(req, sid, data, False),
+           "addFloatingIp": lambda req, sid, data: proxies.server_floating_ip(req, sid, data, True),
+           "removeFloatingIp": lambda req, sid, data: proxies.server_floating_ip(req, sid, data, False)}
 
 
 def action(req: Req) -> Any:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from onestack import bus, db, errors
 from onestack.api.pagination import parse_limit
 from onestack.api.routing import Reply, Req
+from onestack.compute import conf as cconf
 from onestack.compute import groups as grp
 from onestack.compute import hosts, keypairs, quotas
 from onestack.compute import models as m
@@ -148,7 +149,7 @@ def _quota_view(req: Req, project: str, lim: dict[str, int], use: dict[str, int]
         out[WIRE.get(k, k)] = {"limit": lim[k], "in_use": use.get(k, 0), "reserved": 0} if use is not None else lim[k]
     if not views.mv(req, "2.36"):
         for k in quotas.LEGACY:
-            out[k] = {"limit": -1, "in_use": 0, "reserved": 0} if use is not None else -1
+            out[k] = {"limit": lim.get(k, -1), "in_use": 0, "reserved": 0} if use is not None else lim.get(k, -1)
     return out
 
 
@@ -228,7 +229,7 @@ def quota_class_update(req: Req) -> dict:
     with db.write() as s:
         if req.params["class_name"] == "default":
             for k, v in data.items():
-                if k not in quotas.RESOURCES:
+                if k not in quotas.RESOURCES and k not in quotas.LEGACY:
                     continue
                 row = s.get(m.QuotaClass, ("default", k))
                 if row is None:
@@ -835,3 +836,53 @@ def hosts_show(req: Req) -> dict:
     for p, (c, ram, d) in per.items():
         res.append({"resource": {"host": name, "project": p, "cpu": c, "memory_mb": ram, "disk_gb": d}})
     return {"host": res}
+
+
+HOST_MODE = {"type": "string", "enum": ["enable", "disable", "Enable", "Disable", "ENABLE", "DISABLE"]}
+
+
+def _compute_service(s: Any, name: str) -> Any:
+    rows = hosts.services(s, host=name, binary="nova-compute")
+    if not rows:
+        raise errors.NotFound(f"Compute host {name} could not be found.")
+    return rows[0]
+
+
+def hosts_update(req: Req) -> dict:
+    if views.mv(req, "2.43"):
+        raise errors.NotFound("The resource could not be found.")
+    req.ctx.can("os_compute_api:os-hosts:update", {})
+    data = body(req, {**obj({"status": HOST_MODE, "maintenance_mode": HOST_MODE}),
+                      "anyOf": [{"required": ["status"]}, {"required": ["maintenance_mode"]}]})
+    name = req.params["host_name"]
+    out: dict[str, Any] = {"host": name}
+    with db.write() as s:
+        svc = _compute_service(s, name)
+        if "maintenance_mode" in data:
+            if cconf.get().driver != "fake":
+                raise errors.NotImplementedYet("Virt driver does not implement host maintenance mode.")
+            out["maintenance_mode"] = ("on_maintenance" if data["maintenance_mode"].lower() == "enable"
+                                       else "off_maintenance")
+        if "status" in data:
+            svc.disabled = data["status"].lower() == "disable"
+            svc.disabled_reason = None
+            svc.updated_at = utcnow()
+            out["status"] = "disabled" if svc.disabled else "enabled"
+    return out
+
+
+def _host_power(action: str) -> Any:
+    def handler(req: Req) -> dict:
+        if views.mv(req, "2.43"):
+            raise errors.NotFound("The resource could not be found.")
+        req.ctx.can(f"os_compute_api:os-hosts:{action}", {})
+        name = req.params["host_name"]
+        with db.read() as s:
+            _compute_service(s, name)
+        if cconf.get().driver != "fake":
+            raise errors.NotImplementedYet("Virt driver does not implement host power management.")
+        return {"host": name, "power_action": action}
+    return handler
+
+
+hosts_reboot, hosts_shutdown, hosts_startup = _host_power("reboot"), _host_power("shutdown"), _host_power("startup")

@@ -3,6 +3,7 @@ from onestack.api.routing import route
 from onestack.compute.api import actions as a
 from onestack.compute.api import flavors as f
 from onestack.compute.api import misc as x
+from onestack.compute.api import proxies as p
 from onestack.compute.api import servers as s
 from onestack.compute.api import subresources as r
 
@@ -91,4 +92,44 @@ ROUTES = [
     route("GET", V + "/os-simple-tenant-usage/{tenant_id}", x.usage_show),
     route("GET", V + "/os-migrations", x.migrations_index),
     route("GET", V + "/os-hosts", x.hosts_index), route("GET", V + "/os-hosts/{host_name}", x.hosts_show),
+    route("PUT", V + "/os-hosts/{host_name}", x.hosts_update),
+    route("GET", V + "/os-hosts/{host_name}/reboot", x.hosts_reboot),
+    route("GET", V + "/os-hosts/{host_name}/shutdown", x.hosts_shutdown),
+    route("GET", V + "/os-hosts/{host_name}/startup", x.hosts_startup),
+    # deprecated proxies (404 from 2.36; image metadata from 2.39) and admin leftovers
+    route("GET", S + "/os-security-groups", p.server_sg_index),
+    route("GET", V + "/os-security-groups", p.sg_index), route("POST", V + "/os-security-groups", p.sg_create),
+    route("GET", V + "/os-security-groups/{group_id}", p.sg_show),
+    route("PUT", V + "/os-security-groups/{group_id}", p.sg_update),
+    route("DELETE", V + "/os-security-groups/{group_id}", p.sg_delete),
+    route("POST", V + "/os-security-group-rules", p.rule_create),
+    route("DELETE", V + "/os-security-group-rules/{rule_id}", p.rule_delete),
+    route("GET", V + "/os-floating-ips", p.fip_index), route("POST", V + "/os-floating-ips", p.fip_create),
+    route("GET", V + "/os-floating-ips/{fip_id}", p.fip_show),
+    route("DELETE", V + "/os-floating-ips/{fip_id}", p.fip_delete),
+    route("GET", V + "/os-floating-ip-pools", p.pools_index),
+    route("GET", V + "/os-networks", p.networks_index), route("GET", V + "/os-networks/{network_id}", p.networks_show),
+    route("GET", V + "/os-tenant-networks", p.tenant_networks_index),
+    route("GET", V + "/os-tenant-networks/{network_id}", p.tenant_networks_show),
+    route("GET", V + "/images", p.images_index), route("GET", V + "/images/detail", p.images_detail),
+    route("GET", V + "/images/{image_id}", p.images_show), route("DELETE", V + "/images/{image_id}", p.images_delete),
+    route("GET", V + "/images/{image_id}/metadata", p.image_meta_index),
+    route("POST", V + "/images/{image_id}/metadata", p.image_meta_create),
+    route("PUT", V + "/images/{image_id}/metadata", p.image_meta_replace),
+    route("GET", V + "/images/{image_id}/metadata/{key}", p.image_meta_show),
+    route("PUT", V + "/images/{image_id}/metadata/{key}", p.image_meta_update),
+    route("DELETE", V + "/images/{image_id}/metadata/{key}", p.image_meta_delete),
+    route("GET", V + "/os-volumes", p.volumes_index), route("POST", V + "/os-volumes", p.volumes_create),
+    route("GET", V + "/os-volumes/detail", p.volumes_detail),
+    route("GET", V + "/os-volumes/{volume_id}", p.volumes_show),
+    route("DELETE", V + "/os-volumes/{volume_id}", p.volumes_delete),
+    route("GET", V + "/os-snapshots", p.snapshots_index), route("POST", V + "/os-snapshots", p.snapshots_create),
+    route("GET", V + "/os-snapshots/detail", p.snapshots_detail),
+    route("GET", V + "/os-snapshots/{snapshot_id}", p.snapshots_show),
+    route("DELETE", V + "/os-snapshots/{snapshot_id}", p.snapshots_delete),
+    route("POST", V + "/os-volumes_boot", s.create),
+    route("POST", V + "/os-assisted-volume-snapshots", p.assisted_create),
+    route("DELETE", V + "/os-assisted-volume-snapshots/{snapshot_id}", p.assisted_delete),
+    route("GET", V + "/os-instance_usage_audit_log", p.audit_index),
+    route("GET", V + "/os-instance_usage_audit_log/{before_timestamp}", p.audit_show),
 ]
