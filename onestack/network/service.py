@@ -688,9 +688,9 @@ def delete_security_group(s: Session, ctx: Any, sg: m.SecurityGroup) -> None:
         raise ne.SecurityGroupCannotRemoveDefault()
     if _sg_in_use(s, sg.id):
         raise ne.SecurityGroupInUse(id=sg.id)
-    if s.scalar(select(m.SecurityGroupRule.id).where(m.SecurityGroupRule.remote_group_id == sg.id,
-                                                     m.SecurityGroupRule.security_group_id != sg.id)):
-        raise ne.SecurityGroupInUse(id=sg.id)
+    # as Neutron's remote_group_id foreign key (ON DELETE CASCADE): other groups' rules that
+    # point at this group go with it
+    s.execute(delete(m.SecurityGroupRule).where(m.SecurityGroupRule.remote_group_id == sg.id))
     s.execute(delete(m.SecurityGroupRule).where(m.SecurityGroupRule.security_group_id == sg.id))
     s.execute(delete(m.DefaultSecurityGroup).where(m.DefaultSecurityGroup.security_group_id == sg.id))
     drop_tags(s, sg.id)
