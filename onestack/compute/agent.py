@@ -43,6 +43,74 @@ class ComputeAgent:
             placement.set_aggregates(node_uuid, aggs)
         bus.get().serve(f"compute.{self.host}", self)
 
+    # ------------------------------------------------------------ reconcile (real drivers)
+    def _live_here(self) -> dict[str, tuple[str, str | None, int]]:
+        """uuid -> (vm_state, task_state, power_state) of this host's undeleted servers."""
+        from sqlalchemy import select
+        from onestack.compute import models as m
+        with db.read() as s:
+            rows = s.execute(select(m.Server.uuid, m.Server.vm_state, m.Server.task_state, m.Server.power_state)
+                             .where(m.Server.host == self.host, m.Server.deleted.is_(False))).all()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def reconcile(self) -> None:
+        """Agent start: instances the driver holds that no live server owns are destroyed
+        (deleted while onestack was down, or a build that crashed and was given up); the
+        rest are adopted as they are, and the first power sync marks lost ones SHUTOFF."""
+        live = self._live_here()
+        for uuid in self.driver.list_instances():
+            if uuid not in live:
+                log.warning("reconcile: instance %s has no live server on %s: destroying it", uuid, self.host)
+                try:
+                    self.driver.destroy({"uuid": uuid})
+                except Exception:
+                    log.exception("reconcile: destroying %s failed", uuid)
+        if hasattr(self.driver, "forget_images"):
+            keep = {(self.driver.meta(u) or {}).get("image_id") for u in self.driver.list_instances()}
+            self.driver.forget_images({k for k in keep if k})
+        self.sync_power_states()
+
+    def owned_objects(self) -> set[str]:
+        """Kernel objects the live servers of this host keep (the start-up sweep's owner)."""
+        out: set[str] = set()
+        for uuid in self._live_here():
+            out |= self.driver.owned_objects(uuid)
+        return out
+
+    def sync_power_states(self) -> None:
+        """What the hypervisor says wins: a server whose instance stopped or vanished (crash,
+        killed process) goes SHUTOFF; a running one shows RUNNING. Servers with a task in
+        flight are left to that task."""
+        from onestack.compute import models as m
+        from onestack.compute import states as st
+        from onestack.db.base import utcnow
+        changes = {}
+        for uuid, (vm_state, task_state, power) in self._live_here().items():
+            if task_state is not None or vm_state in (st.BUILDING, st.ERROR, st.SHELVED_OFFLOADED,
+                                                      st.SOFT_DELETED, st.DELETED):
+                continue
+            try:
+                actual = self.driver.get_info({"uuid": uuid})["power_state"]
+            except vd.InstanceNotFound:
+                actual = vd.NOSTATE
+            if actual == power and not (actual in (vd.SHUTDOWN, vd.NOSTATE) and vm_state != st.STOPPED):
+                continue
+            changes[uuid] = actual
+        if not changes:
+            return
+        with db.write() as s:
+            for uuid, actual in changes.items():
+                srv = s.get(m.Server, uuid)
+                if srv is None or srv.deleted or srv.task_state is not None or srv.host != self.host:
+                    continue
+                srv.power_state = actual
+                if actual in (vd.SHUTDOWN, vd.NOSTATE, vd.CRASHED) and srv.vm_state in (
+                        st.ACTIVE, st.PAUSED, st.SUSPENDED, st.RESCUED):
+                    log.warning("power sync: server %s is %s but its instance is not running: SHUTOFF",
+                                uuid, srv.vm_state)
+                    srv.vm_state = st.STOPPED
+                srv.updated_at = utcnow()
+
     # ------------------------------------------------------------ endpoints
     def capabilities(self) -> dict[str, Any]:
         import dataclasses
@@ -131,8 +199,21 @@ class ComputeAgent:
 
 def make_driver(host: str, index: int, state_dir: str) -> vd.Driver:
     c = cconf.get()
-    if c.driver != "fake":
-        raise ValueError(f"unknown compute driver {c.driver!r} (available: fake)")
+    name = cconf.resolved_driver()
+    if name == "container":
+        from onestack.compute.virt import container
+        reason = container.available()
+        if reason:
+            raise ValueError(f"compute driver container: {reason}")
+        return container.ContainerDriver(host)
+    if name == "qemu":
+        from onestack.compute.virt import qemu
+        reason = qemu.available()
+        if reason:
+            raise ValueError(f"compute driver qemu: {reason}")
+        return qemu.QemuDriver(host)
+    if name != "fake":
+        raise ValueError(f"unknown compute driver {c.driver!r} (available: auto, fake, container, qemu)")
     from onestack.compute.virt.fake import FakeDriver
     failing = {h.strip() for h in c.fake_fail_hosts.split(",") if h.strip()}
     return FakeDriver(host, vcpus=c.fake_vcpus, memory_mb=c.fake_memory_mb, local_gb=c.fake_disk_gb,
@@ -143,11 +224,31 @@ def start_all(settings: Any) -> None:
     c = cconf.get()
     state = settings.state_dir / "compute"
     state.mkdir(parents=True, exist_ok=True)
+    if cconf.resolved_driver() != "fake":       # a real hypervisor: this machine, once
+        import socket
+        hostname = socket.gethostname()
+        agent = ComputeAgent(hostname, make_driver(hostname, 1, str(state)))
+        agent.reconcile()
+        agent.start()
+        AGENTS[hostname] = agent
+        from onestack.dataplane import host as dphost
+        dphost.register_owner("compute", agent.owned_objects)
+        from onestack.tasks import ENGINE
+        ENGINE.every("compute-power-sync", c.power_sync_interval, sync_power_states)
+        return
     for i in range(1, c.fake_hosts + 1):
         host = f"{c.fake_host_prefix}-{i}"
         agent = ComputeAgent(host, make_driver(host, i, str(state)))
         agent.start()
         AGENTS[host] = agent
+
+
+def sync_power_states() -> None:
+    for agent in list(AGENTS.values()):
+        try:
+            agent.sync_power_states()
+        except Exception:
+            log.exception("power-state sync of %s failed", agent.host)
 
 
 def heartbeat() -> None:

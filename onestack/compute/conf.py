@@ -2,13 +2,27 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 
 from onestack import conf
 
 
 @dataclasses.dataclass
 class ComputeConf:
-    driver: str = "fake"                 # fake (container and qemu come later)
+    # fake | container (runc) | qemu | auto (container when running as root with runc
+    # installed, else fake). Real drivers run one host named after this machine.
+    driver: str = "fake"
+    # Real drivers: seconds between power-state syncs (a crashed instance goes SHUTOFF).
+    power_sync_interval: float = 10.0
+    # Attach a config drive (ISO 9660, label config-2) to every instance, not only to
+    # those created with --config-drive true.
+    force_config_drive: bool = False
+    # qemu driver: auto (KVM when it can run a stock guest, else TCG) | tcg | kvm
+    qemu_accel: str = "auto"
+    # Seconds a guest gets to shut down on stop before it is killed.
+    shutdown_timeout: float = 5.0
+    container_pids_limit: int = 1024
     # The fake driver simulates this many hypervisor hosts in-process (host names fake-1..N).
     fake_hosts: int = 2
     fake_host_prefix: str = "fake"
@@ -54,3 +68,13 @@ conf.register_section("compute", ComputeConf)
 
 def get() -> ComputeConf:
     return conf.get().compute
+
+
+def resolved_driver(name: str | None = None) -> str:
+    """The driver ``[compute] driver`` means on this machine ("auto" resolved)."""
+    name = name or get().driver
+    if name != "auto":
+        return name
+    if os.geteuid() == 0 and shutil.which("runc", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
+        return "container"
+    return "fake"

@@ -9,7 +9,10 @@ hashes the package versions and this builder's recipe (so it is built once):
 - ``rootfs.tar.gz``      the same tree, for uploading to the image service;
 - ``vmlinux``            the uncompressed kernel (boots ~6 s faster under TCG than bzImage);
 - ``vmlinuz``            the original bzImage;
-- ``initramfs.cpio.gz``  the rootfs + virtio/ext4 modules: the whole guest for qemu;
+- ``initramfs.cpio.gz``  the rootfs + virtio/ext4 modules: the whole guest for qemu; with
+                         ``root=/dev/vdX`` on the kernel command line its /init mounts that
+                         ext4 disk and switches to it (disk images, snapshots, boot volumes);
+- ``disk.raw``           the rootfs as an ext4 filesystem image (``DISK_MB``): the Glance image;
 - ``manifest.json``      versions, sizes, the login user.
 
 The guest's ``/init`` (PID 1 in both runc and qemu) mounts what it may, loads modules
@@ -37,9 +40,10 @@ from typing import Any
 
 from onestack.dataplane._util import LOG
 
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "virtio_console", "ext4")
 READY_MARKER = "onestack-init: up"
+DISK_MB = 64
 
 UDHCPC_SCRIPT = r"""#!/bin/sh
 # udhcpc hook: address, default route, option 121 routes, DNS
@@ -83,8 +87,19 @@ log "start $(cut -d' ' -f1 /proc/uptime)"
 if [ -f /lib/modules/order ]; then
   for m in $(cat /lib/modules/order); do insmod /lib/modules/$m 2>/dev/null; done
   log "modules loaded"
+  ROOT=; for a in $(cat /proc/cmdline); do case "$a" in root=/dev/*) ROOT=${a#root=} ;; esac; done
+  if [ -n "$ROOT" ]; then   # a root disk (the image, a snapshot, a boot volume): continue from it
+    i=0; while [ ! -b "$ROOT" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+    mkdir -p /newroot
+    if mount -t ext4 "$ROOT" /newroot 2>/dev/null && [ -x /newroot/init ]; then
+      log "root $ROOT"
+      mount --move /dev /newroot/dev; umount /run /sys /proc 2>/dev/null
+      exec switch_root /newroot /init
+    fi
+    umount /newroot 2>/dev/null; log "root $ROOT unusable: running from the initramfs"
+  fi
 fi
-hostname localhost; ip link set lo up
+hostname localhost 2>/dev/null; ip link set lo up
 IP=
 if ip link show eth0 >/dev/null 2>&1; then
   ip link set eth0 up
@@ -242,6 +257,16 @@ def _write_rootfs(root: Path, login_user: str) -> None:
             os.mknod(p, 0o666 | 0o020000, os.makedev(major, minor))
 
 
+def make_ext4(src: str | os.PathLike[str], dst: str | os.PathLike[str], size_mb: int, label: str = "") -> None:
+    """An ext4 filesystem image of ``size_mb`` (sparse) holding the tree ``src`` (owners,
+    modes, device nodes and links kept; no mount needed)."""
+    Path(dst).unlink(missing_ok=True)
+    with open(dst, "wb") as f:
+        f.truncate(size_mb << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(src), *(["-L", label] if label else []), str(dst)],
+                   check=True, capture_output=True)
+
+
 def _cpio_gz(src: Path, dst: Path) -> None:
     files = subprocess.run(["find", "."], cwd=src, capture_output=True, text=True, check=True).stdout
     cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=src, input=files.encode(),
@@ -250,7 +275,7 @@ def _cpio_gz(src: Path, dst: Path) -> None:
         f.write(cpio)
 
 
-def _extract_vmlinux(bz: Path, dst: Path) -> None:
+def extract_vmlinux(bz: Path, dst: Path) -> None:
     data = bz.read_bytes()
     off = data.find(b"\xfd7zXZ\x00")
     if off < 0:
@@ -274,9 +299,10 @@ def build_image(cache_dir: str | os.PathLike[str], *, login_user: str = "cirros"
         root = tmp / "rootfs"
         _write_rootfs(root, login_user)
         subprocess.run(["tar", "-C", str(root), "-czf", str(tmp / "rootfs.tar.gz"), "."], check=True)
+        make_ext4(root, tmp / "disk.raw", DISK_MB, label="onestack-root")
         rel = key["kernel"]
         shutil.copy2(f"/boot/vmlinuz-{rel}", tmp / "vmlinuz")
-        _extract_vmlinux(tmp / "vmlinuz", tmp / "vmlinux")
+        extract_vmlinux(tmp / "vmlinuz", tmp / "vmlinux")
         # initramfs = rootfs + modules (not in the runc rootfs: containers cannot load them)
         ir = tmp / "initramfs"
         subprocess.run(["cp", "-a", str(root), str(ir)], check=True)   # keeps device nodes
@@ -289,7 +315,8 @@ def build_image(cache_dir: str | os.PathLike[str], *, login_user: str = "cirros"
         manifest = {"key": key, "digest": digest, "login_user": login_user, "dir": str(out),
                     "rootfs": str(out / "rootfs"), "rootfs_tar": str(out / "rootfs.tar.gz"),
                     "kernel": str(out / "vmlinux"), "bzimage": str(out / "vmlinuz"),
-                    "initramfs": str(out / "initramfs.cpio.gz"), "modules": [m.name for m in mods],
+                    "initramfs": str(out / "initramfs.cpio.gz"), "disk": str(out / "disk.raw"),
+                    "modules": [m.name for m in mods],
                     "ready_marker": READY_MARKER, "build_seconds": round(time.monotonic() - t0, 2)}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         try:

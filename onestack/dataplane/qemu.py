@@ -60,14 +60,15 @@ def pid(state_dir: str, instance_id: str) -> int | None:
     return None
 
 
-def start(state_dir: str, instance_id: str, *, kernel: str, initrd: str | None = None,
+def start(state_dir: str, instance_id: str, *, kernel: str | None, initrd: str | None = None,
           append: str = "console=ttyS0 quiet panic=-1", memory_mb: int = 256, vcpus: int = 1,
           disks: Iterable[dict[str, Any]] = (), nics: Iterable[dict[str, Any]] = (),
           netns: str | None = None, accel: str = "auto", paused: bool = False,
           extra: Iterable[str] = ()) -> int:
     """Ensure the VM runs; returns qemu's pid.
     disks: [{"path", "format": "raw"|"qcow2", "id"}] (virtio-blk); nics: [{"tap", "mac"}]
-    (virtio-net on an existing tap, see ``net.plug_port_tap``)."""
+    (virtio-net on an existing tap, see ``net.plug_port_tap``). ``kernel`` None: the
+    firmware boots the first disk (images with their own boot loader)."""
     running = pid(state_dir, instance_id)
     if running:
         return running
@@ -80,16 +81,19 @@ def start(state_dir: str, instance_id: str, *, kernel: str, initrd: str | None =
     cmd = [QEMU, "-name", names.qemu_name(instance_id), "-M", "pc", "-accel", "kvm" if use_kvm else "tcg",
            "-m", str(memory_mb), "-smp", str(vcpus), "-display", "none", "-vga", "none",
            "-serial", f"file:{d / 'serial.log'}", "-monitor", "none",
-           "-qmp", f"unix:{d / 'qmp.sock'},server=on,wait=off", "-pidfile", str(d / "pid"), "-daemonize",
-           "-kernel", kernel, "-append", append]
+           "-qmp", f"unix:{d / 'qmp.sock'},server=on,wait=off", "-pidfile", str(d / "pid"), "-daemonize"]
+    if kernel:
+        cmd += ["-kernel", kernel, "-append", append]
     if use_kvm:
         cmd += ["-cpu", "host"]
-    if initrd:
+    if initrd and kernel:
         cmd += ["-initrd", initrd]
     for i, disk in enumerate(disks):
         did = disk.get("id") or f"disk{i}"
-        cmd += ["-drive", f"file={disk['path']},if=none,id={did},format={disk.get('format', 'raw')},cache=none",
-                "-device", f"virtio-blk-pci,drive={did},id=dev-{did}"]
+        ro = ",readonly=on" if disk.get("read_only") else ""
+        boot = ",bootindex=1" if i == 0 and not kernel else ""
+        cmd += ["-drive", f"file={disk['path']},if=none,id={did},format={disk.get('format', 'raw')},cache=none{ro}",
+                "-device", f"virtio-blk-pci,drive={did},id=dev-{did}{boot}"]
     for i, nic in enumerate(nics):
         cmd += ["-netdev", f"tap,id=net{i},ifname={nic['tap']},script=no,downscript=no",
                 "-device", f"virtio-net-pci,netdev=net{i},mac={nic['mac']}"]

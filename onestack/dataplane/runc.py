@@ -54,18 +54,23 @@ def _mounted(path: Path) -> bool:
         return any(line.split()[1] == p for line in f)
 
 
-def prepare_bundle(state_dir: str, instance_id: str, image_rootfs: str, *, netns: str | None,
+def prepare_bundle(state_dir: str, instance_id: str, image_rootfs: str | None, *, netns: str | None,
                    hostname: str = "instance", args: Iterable[str] = ("/init",), env: Iterable[str] = (),
                    memory_mb: int | None = None, vcpus: int | None = None, pids: int | None = 1024,
-                   devices: Iterable[dict[str, Any]] = ()) -> Path:
-    """Write the bundle (idempotent; the writable layer is kept) and mount its rootfs.
+                   devices: Iterable[dict[str, Any]] = (), root_device: str | None = None) -> Path:
+    """Write the bundle (idempotent; the writable layer is kept) and mount its rootfs: an
+    overlay over ``image_rootfs``, or the ext4 filesystem of ``root_device`` itself (a
+    boot volume: the guest writes into the volume).
     ``devices``: [{"path": "/dev/vdb", "type": "b", "major": 7, "minor": 0}] exposed at start."""
     b = bundle_dir(state_dir, instance_id)
     for d in ("upper", "work", "rootfs"):
         (b / d).mkdir(parents=True, exist_ok=True)
     if not _mounted(b / "rootfs"):
-        run(["mount", "-t", "overlay", names.runc_id(instance_id), "-o",
-             f"lowerdir={image_rootfs},upperdir={b / 'upper'},workdir={b / 'work'}", str(b / "rootfs")])
+        if root_device:
+            run(["mount", "-t", "ext4", root_device, str(b / "rootfs")])
+        else:
+            run(["mount", "-t", "overlay", names.runc_id(instance_id), "-o",
+                 f"lowerdir={image_rootfs},upperdir={b / 'upper'},workdir={b / 'work'}", str(b / "rootfs")])
     support = cgroup_support()
     resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
     missing = []
@@ -153,11 +158,13 @@ def start(state_dir: str, instance_id: str) -> int:
     if st is None:
         os.makedirs(runc_root(state_dir), exist_ok=True)
         # the container inherits runc's stdio: both go to the console log (a pipe would
-        # keep this call waiting for the container to exit)
+        # keep this call waiting for the container to exit); its own session, so that a
+        # signal to the agent's process group (kill -9 of onestack) leaves it running
         with open(b / "console.log", "ab") as log:
             size = log.tell()
             p = subprocess.run(["runc", "--root", runc_root(state_dir), "create", "--bundle", str(b), cid],
-                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60,
+                               start_new_session=True)
         if p.returncode != 0:
             with open(b / "console.log", "rb") as f:
                 f.seek(size)

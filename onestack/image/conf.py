@@ -30,6 +30,12 @@ class ImageConf:
     # Register a tiny public raw image named "onestack-tiny" at start-up.
     tiny_image: bool = True
     tiny_image_size: int = 1048576
+    # With a real compute driver (container, qemu) onestack-tiny is a bootable guest built
+    # offline from Debian packages (in the background at start-up) instead of the
+    # placeholder; its build is cached in guest_cache_dir ("" = /var/cache/onestack/guest
+    # as root, else ~/.cache/onestack/guest).
+    bootable_tiny_image: bool = True
+    guest_cache_dir: str = ""
     # Reject uploads whose content does not match disk_format or that fail safety checks.
     require_image_format_match: bool = True
     chunk_size: int = 1048576
