@@ -84,7 +84,8 @@ def serve(cloud: Any) -> None:
     app.on_shutdown.append(_stop)
     config = uvicorn.Config(app, host=settings.core.host, port=settings.core.port,
                             log_config=None, access_log=False, lifespan="on",
-                            loop="auto", http="auto", timeout_graceful_shutdown=5)
+                            loop="auto", http="auto", timeout_graceful_shutdown=5,
+                            proxy_headers=False, server_header=False)
     server = uvicorn.Server(config)
     print(f"onestack: serving {', '.join(status['services'])} at {settings.public_url}\n"
           f"onestack: clouds.yaml at {status['clouds_yaml']} — "

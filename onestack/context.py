@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
+import os
 from typing import Any
 
 
 def new_request_id() -> str:
-    return f"req-{uuid.uuid4()}"
+    """``req-`` and a random (version 4) UUID, as oslo.context makes them."""
+    h = os.urandom(16).hex()
+    return (f"req-{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}"
+            f"-{h[20:]}")
+
+
+_VARIANT = "89ab"
 
 
 @dataclasses.dataclass

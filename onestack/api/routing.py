@@ -11,6 +11,11 @@ import json
 import re
 from typing import Any, Awaitable, Callable
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in requirements.lock
+    orjson = None  # type: ignore[assignment]
+
 from onestack import errors
 
 Handler = Callable[["Req"], Any] | Callable[["Req"], Awaitable[Any]]
@@ -41,6 +46,16 @@ class Route:
 
 def route(method: str, path: str, handler: Handler, **kw: Any) -> Route:
     return Route(method.upper(), path, handler, **kw)
+
+
+def dumps(body: Any) -> bytes:
+    """Compact JSON (orjson when it can: the token body with its catalog is ~20x faster)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(body)
+        except TypeError:
+            pass  # e.g. an int beyond 64 bits: the standard library handles it
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 @dataclasses.dataclass
@@ -132,17 +147,51 @@ class ServiceSpec:
     endpoint_suffix: str = ""    # e.g. "/AUTH_%(project_id)s" for object-store
 
 
-def match(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]]:
-    """The route for (method, path) or NotFound/MethodNotAllowed."""
+def _key(path: str) -> tuple[str, ...]:
+    """The first two segments of a path: a route whose first two segments are literal can
+    only match paths that start with them."""
+    stripped = path.strip("/")
+    return tuple(stripped.split("/", 2)[:2]) if stripped else ()
+
+
+class RouteTable:
+    """A service's routes, indexed by their literal leading segments so a request is
+    matched against its few candidates (in declaration order) instead of every route."""
+
+    def __init__(self, routes: list[Route]):
+        self.routes = list(routes)
+        self._literal: dict[tuple[str, ...], list[int]] = {}
+        self._wild: list[int] = []
+        for i, r in enumerate(self.routes):
+            key = _key(r.path)
+            if any("{" in seg for seg in key):
+                self._wild.append(i)
+            else:
+                self._literal.setdefault(key, []).append(i)
+        self._wild_routes = [self.routes[i] for i in self._wild]
+        self._candidates = {key: [self.routes[i] for i in sorted(idx + self._wild)]
+                            for key, idx in self._literal.items()}
+
+    def candidates(self, path: str) -> list[Route]:
+        return self._candidates.get(_key(path), self._wild_routes)
+
+
+def match(routes: list[Route] | RouteTable, method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route for (method, path) or NotFound/MethodNotAllowed. A HEAD with no HEAD
+    route of its own is served by the GET route."""
+    candidates = routes.candidates(path) if isinstance(routes, RouteTable) else routes
     allowed = False
-    for r in routes:
+    get: tuple[Route, Any] | None = None
+    for r in candidates:
         m = r.regex.match(path)
         if m:
-            if r.method == method or (method == "HEAD" and r.method == "GET"
-                                       and not any(x.method == "HEAD" and x.regex.match(path)
-                                                   for x in routes)):
+            if r.method == method:
                 return r, m.groupdict()
+            if method == "HEAD" and r.method == "GET" and get is None:
+                get = (r, m)
             allowed = True
+    if get is not None:
+        return get[0], get[1].groupdict()
     if allowed:
         raise errors.MethodNotAllowed()
-    raise errors.NotFound(f"The resource could not be found.")
+    raise errors.NotFound("The resource could not be found.")

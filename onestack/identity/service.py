@@ -140,12 +140,33 @@ def effective_roles(s: Any, role_ids: Iterable[str]) -> list[dict[str, str]]:
 # ------------------------------------------------------------------ catalog
 _catalog_cache: tuple[int, list[dict[str, Any]]] = (-1, [])
 _catalog_lock = threading.Lock()
+# The substituted catalog per (project, user), for the revision it was built at (every
+# catalog write bumps the identity revision, which empties this).
+_scoped_catalogs: tuple[int, dict[tuple[str | None, str | None], list[dict[str, Any]]]] = (-1, {})
 
 
 def catalog(project_id: str | None = None, user_id: str | None = None) -> list[dict[str, Any]]:
     """The catalog as a token sees it: ``%(project_id)s`` / ``$(project_id)s`` (and tenant_id,
-    user_id) substituted; endpoints that cannot be substituted are left out, as keystone does."""
-    rows = _catalog_rows()
+    user_id) substituted; endpoints that cannot be substituted are left out, as keystone does.
+    Callers must not modify the result (it is shared)."""
+    global _scoped_catalogs
+    rev = tokens.revision.current()
+    cached_rev, by_scope = _scoped_catalogs
+    if cached_rev == rev:
+        hit = by_scope.get((project_id, user_id))
+        if hit is not None:
+            return hit
+    else:
+        by_scope = {}
+    out = _substitute(_catalog_rows(), project_id, user_id)
+    if len(by_scope) < 10000:
+        by_scope[(project_id, user_id)] = out
+    _scoped_catalogs = (rev, by_scope)
+    return out
+
+
+def _substitute(rows: list[dict[str, Any]], project_id: str | None,
+                user_id: str | None) -> list[dict[str, Any]]:
     if not any("%(" in e["url"] or "$(" in e["url"] for svc in rows for e in svc["endpoints"]):
         return rows
     values = {"project_id": project_id, "tenant_id": project_id, "user_id": user_id}

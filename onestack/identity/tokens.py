@@ -222,6 +222,9 @@ class TokenData:
     roles: list[dict[str, str]]
     user_domain_id: str
     project_domain_id: str | None = None
+    # The validate response body, rendered once per (with catalog?) while this entry lives
+    # (an entry is replaced whenever the identity revision moves, so is its rendering).
+    rendered: dict[bool, bytes] = dataclasses.field(default_factory=dict, repr=False)
 
 
 def iso(ts: float) -> str:

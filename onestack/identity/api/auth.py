@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from onestack import db, errors
-from onestack.api.routing import Reply, Req
+from onestack.api.routing import Reply, Req, dumps
 from onestack.identity import service, tokens
 from onestack.identity import views
 
@@ -37,10 +37,14 @@ def _target(data: tokens.TokenData) -> dict[str, Any]:
 def validate(req: Req) -> Reply:
     data = _subject(req)
     req.ctx.can("identity:validate_token", _target(data))
-    out = dict(data.body)
-    if not _flag(req, "nocatalog") and data.payload.scope != "unscoped":   # as keystone
-        out["catalog"] = service.catalog(data.payload.project_id, data.payload.user_id)
-    return Reply(200, {"token": out}, headers={"X-Subject-Token": req.headers["x-subject-token"]})
+    with_catalog = not _flag(req, "nocatalog") and data.payload.scope != "unscoped"  # as keystone
+    body = data.rendered.get(with_catalog)
+    if body is None:
+        out = dict(data.body)
+        if with_catalog:
+            out["catalog"] = service.catalog(data.payload.project_id, data.payload.user_id)
+        body = data.rendered[with_catalog] = dumps({"token": out})
+    return Reply(200, body, headers={"X-Subject-Token": req.headers["x-subject-token"]})
 
 
 def check(req: Req) -> Reply:

@@ -4,8 +4,8 @@ from onestack.identity import tokens
 from onestack.identity.api import auth, directory_routes, extra_routes, versions
 
 ROUTES = [
-    route("GET", "/", versions.root, auth=False),
-    route("GET", "/v3", versions.v3, auth=False),
+    route("GET", "/", versions.root, auth=False, inline=True),
+    route("GET", "/v3", versions.v3, auth=False, inline=True),
     route("POST", "/v3/auth/tokens", auth.issue, auth=False),
     route("GET", "/v3/auth/tokens", auth.validate, inline=tokens.subject_cached),
     route("HEAD", "/v3/auth/tokens", auth.check, inline=tokens.subject_cached),
