@@ -17,7 +17,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from onestack.dataplane import names, net
 from onestack.dataplane._util import LOG, cmdline, pid_alive, read_pid
@@ -46,7 +46,7 @@ def dhcp_port_cidrs(port: dict[str, Any], subnets: list[dict[str, Any]]) -> list
 def ensure_dhcp(state_dir: str, network: dict[str, Any], subnets: list[dict[str, Any]],
                 ports: list[dict[str, Any]], dhcp_port: dict[str, Any], bridge: str, *,
                 host_ns: str | None = None, domain: str = "openstacklocal", mtu: int | None = None,
-                metadata_via_router: bool = True) -> int | None:
+                metadata_via_router: bool = True, isolated_subnets: Iterable[str] = ()) -> int | None:
     """Serve ``ports`` (id, mac_address, fixed_ips [{subnet_id, ip_address}], optional
     dns_name / hostname) on ``network``'s DHCP-enabled ``subnets`` (id, cidr, gateway_ip,
     dns_nameservers, host_routes, enable_dhcp). ``dhcp_port`` is the network's DHCP port
@@ -64,8 +64,10 @@ def ensure_dhcp(state_dir: str, network: dict[str, Any], subnets: list[dict[str,
     net.ensure_veth(names.port_device(dhcp_port["id"]), inner, ns, ns=host_ns, bridge=bridge, mtu=mtu,
                     peer_mac=dhcp_port.get("mac_address"))
     server_cidrs = dhcp_port_cidrs(dhcp_port, subnets)
-    net.ensure_addresses(inner, server_cidrs, ns)
     server_ip = {ipaddress.ip_interface(c).network: str(ipaddress.ip_interface(c).ip) for c in server_cidrs}
+    isolated = {s["id"] for s in subnets if s["id"] in set(isolated_subnets)
+                and ipaddress.ip_network(s["cidr"]) in server_ip}
+    net.ensure_addresses(inner, server_cidrs + ([f"{METADATA_IP}/32"] if isolated else []), ns)
 
     hosts, dns, opts = [], [], []
     sub_ids = {s["id"] for s in subnets}
@@ -83,7 +85,9 @@ def ensure_dhcp(state_dir: str, network: dict[str, Any], subnets: list[dict[str,
         tag, cidr = _tag(s["id"]), ipaddress.ip_network(s["cidr"])
         gw = s.get("gateway_ip")
         routes = [(r["destination"], r["nexthop"]) for r in s.get("host_routes") or []]
-        if gw and metadata_via_router:
+        if s["id"] in isolated:
+            routes.insert(0, (f"{METADATA_IP}/32", server_ip[cidr]))
+        elif gw and metadata_via_router:
             routes.insert(0, (f"{METADATA_IP}/32", gw))
         if gw:
             opts.append(f"tag:{tag},option:router,{gw}")

@@ -62,6 +62,16 @@ def vxlan(network_id: str) -> str:
     return _ifname("vx", network_id)
 
 
+def external_link(network_id: str) -> str:
+    """The machine's leg on an external network: the root-namespace end of a veth whose
+    other end (:func:`external_peer`) sits on the network's bridge."""
+    return _ifname("ext", network_id)
+
+
+def external_peer(network_id: str) -> str:
+    return _ifname("exb", network_id)
+
+
 # ---- namespaces, tables, processes (no length limit: full ids) --------------------------
 def instance_netns(instance_id: str) -> str:
     return f"{PREFIX}inst-{instance_id}"
@@ -111,7 +121,8 @@ def port_objects(port_id: str) -> set[str]:
 
 
 def network_objects(network_id: str) -> set[str]:
-    return {bridge(network_id), vxlan(network_id), dhcp_netns(network_id), dnsmasq_name(network_id)}
+    return {bridge(network_id), vxlan(network_id), dhcp_netns(network_id), dnsmasq_name(network_id),
+            external_link(network_id), external_peer(network_id)}
 
 
 def router_objects(router_id: str) -> set[str]:

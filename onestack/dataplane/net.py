@@ -70,6 +70,12 @@ def _ipr(ns: str | None) -> Iterator[Any]:
         ip.close()
 
 
+def _own_netns() -> str:
+    """The namespace this process runs in ("root namespace" for ns=None): /proc/1 may be
+    out of reach (containers, hardened /proc)."""
+    return f"/proc/{os.getpid()}/ns/net"
+
+
 def sysctl(ns: str | None, key: str, value: str) -> None:
     run(["sysctl", "-qw", f"{key}={value}"], ns)
 
@@ -168,7 +174,7 @@ def ensure_veth(name: str, peer: str, peer_ns: str | None, *, ns: str | None = N
             if idx is None:
                 p: dict[str, Any] = {"ifname": peer}
                 if peer_ns != ns:
-                    p["net_ns_fd"] = peer_ns if peer_ns else "/proc/1/ns/net"
+                    p["net_ns_fd"] = peer_ns if peer_ns else _own_netns()
                 ip.link("add", ifname=name, kind="veth", peer=p)
                 idx = _index(ip, name)
                 LOG.info("veth %s (ns=%s) <-> %s (ns=%s) created", name, ns, peer, peer_ns)
@@ -198,7 +204,7 @@ def move_link(name: str, to_ns: str | None, *, ns: str | None = None, new_name: 
         idx = _index(ip, name)
         if idx is None:
             raise RuntimeError(f"link {name} not found in {ns or 'root netns'}")
-        kw: dict[str, Any] = {"net_ns_fd": to_ns} if to_ns else {"net_ns_pid": 1}
+        kw: dict[str, Any] = {"net_ns_fd": to_ns} if to_ns else {"net_ns_pid": os.getpid()}
         ip.link("set", index=idx, state="down")
         ip.link("set", index=idx, **kw)
     if new_name:

@@ -22,7 +22,12 @@ class NetworkConf:
     base_mac: str = "fa:16:3e:00:00:00"
     dns_domain: str = "openstacklocal."
     default_availability_zone: str = "nova"
+    # Data plane: "linux" (bridges, dnsmasq, router namespaces, nftables; needs root + ip,
+    # nft, dnsmasq), "fake" (remembers only), "auto" (linux when this host can run it).
     driver: str = "fake"
+    # How long an API write waits for the agent to apply it to the data plane (seconds;
+    # 0 = do not wait).
+    agent_sync_timeout: float = 20.0
     # get-me-a-network: the subnet carved for a project on first use.
     auto_allocated_cidr: str = "10.1.0.0/24"
     # Quotas (upstream defaults; -1 = unlimited).

@@ -9,6 +9,7 @@ import ipaddress
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from onestack import db, errors
 from onestack.network import agent
@@ -29,6 +30,9 @@ def _port_dict(p: m.Port, preexisting: bool | None = None) -> dict[str, Any]:
            "security_groups": list(p.security_groups), "name": p.name, "project_id": p.project_id,
            "admin_state_up": p.admin_state_up}
     out["preexisting"] = (p.created_by != "compute") if preexisting is None else preexisting
+    sess = object_session(p)
+    net = sess.get(m.Network, p.network_id) if sess is not None else None
+    out["mtu"] = net.mtu if net is not None else None
     return out
 
 
@@ -463,3 +467,40 @@ def list_networks(ctx: Any) -> list[dict[str, Any]]:
                              .order_by(m.Subnet.created_at)):
             cidrs.setdefault(sub.network_id, []).append(sub.cidr)
         return [{**_net_dict(n), "cidrs": cidrs.get(n.id, [])} for n in nets]
+
+
+# ------------------------------------------------------------------ for the metadata service
+def instance_by_address(where: str, ident: str, address: str) -> str | None:
+    """The server (device_id) whose port holds ``address`` behind router ``ident`` (where =
+    "router": on any network the router has an interface on) or on network ``ident``
+    (where = "network"); None when no instance port has it there."""
+    with db.read() as s:
+        if where == "router":
+            nets = set(s.scalars(select(m.Port.network_id).where(
+                m.Port.device_id == ident, m.Port.device_owner.in_(svc.ROUTER_INTERFACE_OWNERS))))
+        else:
+            nets = {ident}
+        for net_id in nets:
+            alloc = s.get(m.IPAllocation, (net_id, address))
+            port = s.get(m.Port, alloc.port_id) if alloc is not None else None
+            if port is not None and port.device_id and port.device_owner.startswith("compute:"):
+                return port.device_id
+    return None
+
+
+def instance_network_info(server_id: str) -> list[dict[str, Any]]:
+    """The server's ports (oldest first) with their network (id, name, mtu), subnets (cidr,
+    gateway_ip, enable_dhcp, dns_nameservers, host_routes, ip_version) and floating IPs."""
+    out = []
+    with db.read() as s:
+        for p in s.scalars(select(m.Port).where(m.Port.device_id == server_id,
+                                                m.Port.device_owner.like("compute:%")).order_by(m.Port.created_at)):
+            net = s.get(m.Network, p.network_id)
+            subs = {x.id: {"id": x.id, "cidr": x.cidr, "gateway_ip": x.gateway_ip, "enable_dhcp": x.enable_dhcp,
+                           "ip_version": x.ip_version, "dns_nameservers": list(x.dns_nameservers or []),
+                           "host_routes": list(x.host_routes or [])}
+                    for x in s.scalars(select(m.Subnet).where(m.Subnet.network_id == p.network_id))}
+            fips = [f.floating_ip_address for f in s.scalars(select(m.FloatingIP).where(m.FloatingIP.port_id == p.id))]
+            out.append({**_port_dict(p), "network": {"id": net.id, "name": net.name, "mtu": net.mtu},
+                        "subnets": subs, "floating_ips": fips})
+    return out
