@@ -51,3 +51,21 @@ def delete_object(project_id: str, container: str, name: str) -> bool:
         return True
     except errors.NotFound:
         return False
+
+
+def list_object_names(project_id: str, container: str, prefix: str = "") -> list[str]:
+    """Names of the objects in a container (all pages) starting with ``prefix``; [] when the
+    container does not exist."""
+    names: list[str] = []
+    marker = ""
+    while True:
+        try:
+            rows = service.list_objects(account_for(project_id), container, prefix=prefix, marker=marker,
+                                        limit=10000)
+        except errors.NotFound:
+            return names
+        page = [r["name"] for r in rows if "name" in r]
+        names.extend(page)
+        if len(rows) < 10000 or not page:
+            return names
+        marker = page[-1]

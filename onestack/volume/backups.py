@@ -1,21 +1,30 @@
-"""Backups to a directory: a content-addressed chunk store.
+"""Backups: a content-addressed chunk store over one of two places ("backup drivers").
 
 A volume is read in 4 MiB chunks; all-zero chunks are recorded as holes, every other
-chunk is stored once under ``chunks/<sha256>`` (temp file + fsync + rename). A backup is
-a manifest listing its chunks. Because chunks are shared, an incremental backup stores
-only the chunks that changed since its parent; deleting a backup removes the chunks no
-other manifest references.
+chunk is stored once under ``chunks/<sha256>``. A backup is a manifest
+(``manifests/<backup_id>.json``) listing its chunks. Because chunks are shared, an
+incremental backup stores only the chunks that changed since its parent; deleting a
+backup removes the chunks no other manifest references; restore verifies every chunk.
+
+Where the blobs live:
+- ``posix`` (default): a directory (temp file + fsync + rename per blob);
+- ``object``: a container of onestack's object service in the volume owner's account
+  (through onestack/object/interface.py), so the backup's container shows in
+  ``openstack container list`` and its chunks are ordinary objects.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator, Iterable
 
 CHUNK = 4 << 20
 _ZERO = bytes(CHUNK)
+# What export_record calls each driver (upstream's class paths: Tempest checks the prefix).
+SERVICE_NAMES = {"posix": "cinder.backup.drivers.posix", "object": "cinder.backup.drivers.swift"}
 
 
 def _allocated_chunks(fd: int, size: int) -> set[int]:
@@ -37,21 +46,21 @@ def _allocated_chunks(fd: int, size: int) -> set[int]:
     return out
 
 
-class ChunkStore:
+class DirBlobs:
+    """Blobs as files under a directory."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.chunks = self.root / "chunks"
-        self.manifests = self.root / "manifests"
 
-    def setup(self) -> None:
-        self.chunks.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.manifests.mkdir(parents=True, exist_ok=True, mode=0o700)
+    def _path(self, name: str) -> Path:
+        if name.startswith("chunks/"):  # fan out: chunks/<first two hex digits>/<digest>
+            digest = name[len("chunks/"):]
+            return self.root / "chunks" / digest[:2] / digest
+        return self.root / name
 
-    def _chunk_path(self, digest: str) -> Path:
-        return self.chunks / digest[:2] / digest
-
-    def _write_atomic(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def put(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
         with open(tmp, "wb") as f:
             f.write(data)
@@ -59,12 +68,72 @@ class ChunkStore:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
+    def get(self, name: str) -> bytes:
+        return self._path(name).read_bytes()
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).exists()
+
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+    def names(self, prefix: str) -> Iterable[str]:
+        if prefix == "manifests/":
+            d = self.root / "manifests"
+            return [f"manifests/{p.name}" for p in d.glob("*.json")] if d.is_dir() else []
+        d = self.root / "chunks"
+        return [f"chunks/{p.name}" for sub in d.iterdir() if sub.is_dir()
+                for p in sub.iterdir() if not p.name.startswith(".tmp-")] if d.is_dir() else []
+
+
+class ObjectBlobs:
+    """Blobs as objects in one container of onestack's object service."""
+
+    def __init__(self, project_id: str, container: str):
+        from onestack.object import interface as obj
+        self.obj = obj
+        self.project_id = project_id
+        self.container = container
+        self._ready = False
+
+    def put(self, name: str, data: bytes) -> None:
+        if not self._ready:
+            self.obj.ensure_container(self.project_id, self.container)
+            self._ready = True
+
+        async def body() -> AsyncIterator[bytes]:
+            yield data
+        asyncio.run(self.obj.put_object(self.project_id, self.container, name, body(),
+                                        length=len(data)))
+
+    def get(self, name: str) -> bytes:
+        from onestack import errors
+        try:
+            _, chunks = self.obj.get_object(self.project_id, self.container, name)
+        except errors.NotFound:
+            raise FileNotFoundError(f"object {self.container}/{name} is missing") from None
+        return b"".join(chunks)
+
+    def exists(self, name: str) -> bool:
+        return name in set(self.obj.list_object_names(self.project_id, self.container, name))
+
+    def delete(self, name: str) -> None:
+        self.obj.delete_object(self.project_id, self.container, name)
+
+    def names(self, prefix: str) -> Iterable[str]:
+        return self.obj.list_object_names(self.project_id, self.container, prefix)
+
+
+class ChunkStore:
+    def __init__(self, blobs: Any):
+        self.blobs = blobs
+
     def backup(self, backup_id: str, source: Path, parent_id: str | None = None) -> dict[str, Any]:
         """Store ``source``; returns the manifest (with how many chunks were new)."""
-        self.setup()
         chunks: list[str | None] = []
         new = 0
         size = source.stat().st_size
+        known = set(self.blobs.names("chunks/"))
         with open(source, "rb") as f:
             allocated = _allocated_chunks(f.fileno(), size)
             for index in range(-(-size // CHUNK)):
@@ -77,18 +146,25 @@ class ChunkStore:
                     chunks.append(None)
                     continue
                 digest = hashlib.sha256(data).hexdigest()
-                path = self._chunk_path(digest)
-                if not path.exists():
-                    self._write_atomic(path, data)
+                if f"chunks/{digest}" not in known:
+                    self.blobs.put(f"chunks/{digest}", data)
+                    known.add(f"chunks/{digest}")
                     new += 1
                 chunks.append(digest)
         manifest = {"backup_id": backup_id, "parent_id": parent_id, "size": size, "chunk_size": CHUNK,
                     "chunks": chunks, "new_chunks": new}
-        self._write_atomic(self.manifests / f"{backup_id}.json", json.dumps(manifest).encode())
+        self.put_manifest(backup_id, manifest)
         return manifest
 
+    def put_manifest(self, backup_id: str, manifest: dict[str, Any]) -> None:
+        self.blobs.put(f"manifests/{backup_id}.json", json.dumps(manifest).encode())
+
     def manifest(self, backup_id: str) -> dict[str, Any]:
-        return json.loads((self.manifests / f"{backup_id}.json").read_text())
+        return json.loads(self.blobs.get(f"manifests/{backup_id}.json"))
+
+    def missing_chunks(self, manifest: dict[str, Any]) -> list[str]:
+        known = set(self.blobs.names("chunks/"))
+        return [d for d in manifest["chunks"] if d and f"chunks/{d}" not in known]
 
     def restore(self, backup_id: str, dest: Path) -> None:
         """Write the backup's content over ``dest`` (a raw file at least as large)."""
@@ -99,7 +175,7 @@ class ChunkStore:
                 if digest is None:
                     f.write(_ZERO[:min(man["chunk_size"], man["size"] - i * man["chunk_size"])])
                 else:
-                    data = self._chunk_path(digest).read_bytes()
+                    data = self.blobs.get(f"chunks/{digest}")
                     if hashlib.sha256(data).hexdigest() != digest:
                         raise IOError(f"backup chunk {digest} is corrupt")
                     f.write(data)
@@ -107,15 +183,16 @@ class ChunkStore:
             os.fsync(f.fileno())
 
     def delete(self, backup_id: str) -> None:
-        path = self.manifests / f"{backup_id}.json"
-        try:
-            path.unlink()
-        except FileNotFoundError:
+        name = f"manifests/{backup_id}.json"
+        if not self.blobs.exists(name):
             return
+        self.blobs.delete(name)
         live: set[str] = set()
-        for man in self.manifests.glob("*.json"):
-            live.update(d for d in json.loads(man.read_text())["chunks"] if d)
-        for sub in self.chunks.iterdir() if self.chunks.exists() else []:
-            for chunk in sub.iterdir():
-                if chunk.name not in live:
-                    chunk.unlink(missing_ok=True)
+        for man in self.blobs.names("manifests/"):
+            try:
+                live.update(d for d in json.loads(self.blobs.get(man))["chunks"] if d)
+            except FileNotFoundError:
+                continue
+        for chunk in self.blobs.names("chunks/"):
+            if chunk[len("chunks/"):] not in live:
+                self.blobs.delete(chunk)

@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from onestack.volume import drivers, service
+from onestack.volume import drivers, groups, messages, service
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,13 @@ def run(cloud: Any) -> None:
     missing = set(names) - set(enabled)
     if missing:
         log.warning("volume backends not available on this host: %s", ", ".join(sorted(missing)))
+    if c.backup_driver not in ("posix", "object"):
+        raise ValueError(f"[volume] backup_driver must be 'posix' or 'object', not {c.backup_driver!r}")
     service.ensure_default_type()
+    groups.ensure_default_group_type()
+    purged = messages.purge_expired()
+    if purged:
+        log.info("volume: purged %d expired user messages", purged)
     removed = service.sweep_orphans()
     if removed:
         log.info("volume: removed %d orphaned backend files", removed)

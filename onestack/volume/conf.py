@@ -16,6 +16,13 @@ class VolumeConf:
     max_over_subscription_ratio: float = 20.0
     volumes_dir: str = ""        # default STATE_DIR/volumes
     backups_dir: str = ""        # default STATE_DIR/volume-backups
+    # Where backups keep their chunks: "posix" (a content-addressed directory, backups_dir)
+    # or "object" (containers of onestack's object service, in the volume owner's account;
+    # the backup's `container`, default backup_container, shows in `openstack container list`).
+    backup_driver: str = "posix"
+    backup_container: str = "volumebackups"
+    # User messages (GET /messages) are kept this many seconds.
+    message_ttl: int = 2592000
     # Default quotas per project (-1 = unlimited), as upstream's defaults.
     quota_volumes: int = 10
     quota_snapshots: int = 10

@@ -36,3 +36,23 @@ class VolumeSizeExceedsAvailableQuota(errors.OverQuota):
 
 class OverQuota(errors.OverQuota):
     code, title, nova_key = 413, "Request Entity Too Large", "overLimit"
+
+
+class GroupNotFound(errors.NotFound):
+    message = "Group {group_id} could not be found."
+
+
+class GroupTypeNotFound(errors.NotFound):
+    message = "Group type {group_type_id} could not be found."
+
+
+class GroupSnapshotNotFound(errors.NotFound):
+    message = "GroupSnapshot {group_snapshot_id} could not be found."
+
+
+class QosSpecsNotFound(errors.NotFound):
+    message = "QoS Specs {specs_id} could not be found."
+
+
+class MessageNotFound(errors.NotFound):
+    message = "Message {message_id} could not be found."

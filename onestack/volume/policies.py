@@ -59,6 +59,23 @@ def _rules() -> list[Rule]:
     out += [Rule(n, MEMBER, scope_types=P) for n in member]
     out += [Rule(n, "rule:admin_api", scope_types=P) for n in admin]
     out += [Rule(n, "", scope_types=P) for n in everyone]
+    out += [Rule(n, READER, scope_types=P) for n in (
+        "group:get", "group:get_all", "group:get_group_snapshot", "group:get_all_group_snapshots",
+        "message:get", "message:get_all")]
+    out += [Rule(n, MEMBER, scope_types=P) for n in (
+        "group:create", "group:update", "group:delete", "group:create_group_snapshot",
+        "group:delete_group_snapshot", "group:update_group_snapshot", "message:delete")]
+    out += [Rule(n, "rule:admin_api", scope_types=P) for n in (
+        "group:group_types:create", "group:group_types:update", "group:group_types:delete",
+        "group:group_types_specs:get", "group:group_types_specs:get_all",
+        "group:group_types_specs:create", "group:group_types_specs:update",
+        "group:group_types_specs:delete", "group:reset_status", "group:reset_group_snapshot_status",
+        "group:enable_replication", "group:disable_replication", "group:failover_replication",
+        "group:list_replication_targets", "volume_extension:hosts",
+        "volume_extension:volume_type_encryption:get", "volume_extension:volume_type_encryption:create",
+        "volume_extension:volume_type_encryption:update", "volume_extension:volume_type_encryption:delete",
+        "backup:backup-export", "backup:backup-import")]
+    out += [Rule(n, "", scope_types=P) for n in ("group:group_types:get", "group:group_types:get_all")]
     out.append(Rule("volume:update_bootable", MEMBER, scope_types=P))
     out.append(Rule("volume_extension:volume_type_access", "rule:admin_api or (role:reader and "
                     "project_id:%(project_id)s)", scope_types=P))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from onestack import db, errors, tasks
 from onestack.db.base import utcnow
-from onestack.volume import drivers
+from onestack.volume import drivers, messages
 from onestack.volume import errors as verr
 from onestack.volume import models as m
 
@@ -143,15 +143,13 @@ def default_type(s: Any, ctx: Any) -> m.VolumeType:
     return get_type(s, ctx, conf().default_volume_type)
 
 
-def list_types(ctx: Any, is_public: str | None = None) -> list[m.VolumeType]:
+def list_types(ctx: Any, is_public: bool | None = None, every: bool = False) -> list[m.VolumeType]:
+    """Visible types; an admin may ask for public or private ones only, or ``every`` one."""
     with db.read() as s:
         rows = s.scalars(select(m.VolumeType).where(m.VolumeType.deleted.is_(False))
                          .order_by(m.VolumeType.name)).all()
-        if is_public is not None and _is_admin(ctx):
-            if is_public.lower() == "none":
-                return list(rows)
-            want = is_public.lower() in ("true", "1", "yes")
-            return [t for t in rows if t.is_public == want]
+        if (every or is_public is not None) and _is_admin(ctx):
+            return [t for t in rows if every or t.is_public == is_public]
         return [t for t in rows if t.is_public or (ctx.project_id and s.get(
             m.VolumeTypeAccess, (t.id, ctx.project_id)) is not None)]
 
@@ -190,22 +188,48 @@ def get_volume(s: Any, ctx: Any, volume_id: str, for_update: bool = False) -> m.
     return v
 
 
-def pick_backend(t: m.VolumeType | None, size: int) -> str:
-    """The scheduler: type extra spec volume_backend_name, else the backend with room."""
+# Extra specs the scheduler compares with a backend's capabilities (unscoped or
+# "capabilities:"-scoped keys, as upstream's CapabilitiesFilter). storage_protocol is not
+# among them: every backend here hands volumes out as local files.
+CAPABILITY_KEYS = ("volume_backend_name", "vendor_name", "driver_version", "thin_provisioning_support",
+                   "thick_provisioning_support")
+
+
+def _capabilities(name: str, drv: Any) -> dict[str, str]:
+    return {"volume_backend_name": name, "vendor_name": "Open Source", "driver_version": "1.0",
+            "thin_provisioning_support": str(drv.thin), "thick_provisioning_support": str(not drv.thin)}
+
+
+def _spec_matches(want: str, have: str) -> bool:
+    want = want.strip()
+    if want.lower().startswith("<is>"):
+        return want[4:].strip().lower() == have.lower()
+    if want.startswith("<in>"):
+        return want[4:].strip() in have
+    if want.startswith("<or>"):
+        return have in [w.strip() for w in want[4:].split("<or>")]
+    return want == have
+
+
+def pick_backend(t: m.VolumeType | None, size: int, skip: set[str] = frozenset()) -> str | None:
+    """The scheduler: backends whose capabilities satisfy the type's extra specs and that
+    have room, the default backend first. None when no backend qualifies (the volume then
+    goes to ``error`` with a user message, as upstream's NoValidBackend)."""
     backends = drivers.all_backends()
-    if not backends:
-        raise errors.BadRequest("No volume backend is available on this host.")
-    wanted = (t.extra_specs or {}).get("volume_backend_name") if t is not None else None
-    candidates = [wanted] if wanted else [conf().default_backend] + sorted(backends)
-    for name in candidates:
+    specs = {k.split(":", 1)[1] if k.startswith("capabilities:") else k: v
+             for k, v in ((t.extra_specs or {}) if t is not None else {}).items()}
+    specs = {k: v for k, v in specs.items() if k in CAPABILITY_KEYS}
+    for name in [conf().default_backend] + sorted(backends):
         drv = backends.get(name)
-        if drv is None:
+        if drv is None or name in skip:
+            continue
+        caps = _capabilities(name, drv)
+        if not all(_spec_matches(v, caps[k]) for k, v in specs.items()):
             continue
         total, free = drv.capacity()
         if free * (conf().max_over_subscription_ratio if drv.thin else 1) >= size:
             return name
-    raise errors.BadRequest(f"No valid backend was found. No weighed backends available "
-                            f"(requested {size} GiB, backend {wanted or 'any'}).")
+    return None
 
 
 def create_volume(ctx: Any, req: dict[str, Any]) -> m.Volume:
@@ -270,15 +294,24 @@ def create_volume(ctx: Any, req: dict[str, Any]) -> m.Volume:
             or conf().availability_zone
         if az != conf().availability_zone:
             raise errors.BadRequest(f"Invalid input received: Availability zone '{az}' is invalid.")
+        if s.scalar(select(m.Encryption.id).where(m.Encryption.volume_type_id == vtype.id)):
+            raise errors.BadRequest(f"Invalid volume type: type {vtype.name} asks for encryption, which "
+                                    "the backends of this cloud do not provide.")
         multiattach = bool(req.get("multiattach")) or \
             (vtype.extra_specs or {}).get("multiattach", "").strip().lower() in ("<is> true", "true")
         check_quota(s, ctx.project_id, volumes=1, gigabytes=size, _size=size,
                     **{f"volumes_{vtype.name}": 1, f"gigabytes_{vtype.name}": size})
+        group = None
+        if req.get("group_id"):
+            from onestack.volume import groups
+            group = groups.get_group(s, ctx, req["group_id"])
+            groups.check_volume_fits(group, vtype)
         if src_vol is not None or src_snap is not None:
             parent = src_vol or s.get(m.Volume, src_snap.volume_id)
             backend = parent.backend if parent else pick_backend(vtype, size)
         else:
-            backend = pick_backend(vtype, size)
+            from onestack.volume import admin
+            backend = pick_backend(vtype, size, admin.unusable_backends(s))
         v = m.Volume(id=new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id,
                      name=req.get("name"), description=req.get("description"), size=size,
                      status="creating", attach_status="detached", availability_zone=az,
@@ -287,13 +320,19 @@ def create_volume(ctx: Any, req: dict[str, Any]) -> m.Volume:
                      source_volid=src_vol.id if src_vol else None,
                      image_id=image["id"] if image else None, backup_id=backup.id if backup else None,
                      metadata_=dict(req.get("metadata") or {}), image_metadata={}, admin_metadata={},
-                     bootable=bool(image) or bool(src_vol and src_vol.bootable))
+                     bootable=bool(image) or bool(src_vol and src_vol.bootable),
+                     group_id=group.id if group is not None else None)
         if image is not None:
             v.image_metadata = _image_metadata(image)
         elif src_vol is not None:
             v.image_metadata = dict(src_vol.image_metadata or {})
         s.add(v)
         s.flush()
+        if backend is None:  # no backend qualifies: the volume exists, in error, and says why
+            v.status, v.host = "error", None
+            messages.add(s, v.project_id, "VOLUME", v.id, "schedule allocate volume",
+                         messages.NO_BACKEND, getattr(ctx, "request_id", "") or "")
+            return v
         tasks.submit(s, "volume.create", resource_type="volume", resource_id=v.id,
                      project_id=v.project_id)
     return v
@@ -724,7 +763,8 @@ def create_backup(ctx: Any, body: dict[str, Any]) -> m.Backup:
         b = m.Backup(id=new_uuid(), project_id=v.project_id, user_id=ctx.user_id, volume_id=v.id,
                      snapshot_id=body.get("snapshot_id"), parent_id=parent.id if parent else None,
                      name=body.get("name"), description=body.get("description"),
-                     container=body.get("container") or "volumebackups", size=v.size, status="creating",
+                     container=body.get("container") or conf().backup_container,
+                     service=conf().backup_driver, size=v.size, status="creating",
                      is_incremental=parent is not None, availability_zone=v.availability_zone,
                      metadata_=dict(body.get("metadata") or {}))
         s.add(b)
@@ -772,6 +812,72 @@ def restore_backup(ctx: Any, backup_id: str, volume_id: str | None, name: str | 
         tasks.submit(s, "backup.restore", resource_type="backup", resource_id=b.id, project_id=b.project_id,
                      payload={"volume_id": v.id})
     return b, v
+
+
+def export_backup(ctx: Any, backup_id: str) -> tuple[str, str]:
+    """(backup_service, backup_url): the backup's row and manifest, base64 JSON, enough to
+    import it again into a cloud whose backup store still holds its chunks."""
+    import base64
+    import json
+    from onestack.volume import backups, tasks as vtasks
+    with db.read() as s:
+        b = get_backup(s, ctx, backup_id)
+        if b.status != "available":
+            raise errors.BadRequest(f"Invalid backup: Backup status must be available and not "
+                                    f"{b.status}.")
+        record = {k: getattr(b, k) for k in ("id", "project_id", "user_id", "volume_id", "snapshot_id",
+                                             "parent_id", "name", "description", "container", "service",
+                                             "size", "object_count", "is_incremental", "availability_zone")}
+        record["data_timestamp"] = b.data_timestamp.isoformat() if b.data_timestamp else None
+    record["manifest"] = vtasks.chunk_store(backup_id).manifest(backup_id)
+    name = backups.SERVICE_NAMES[record["service"] or "posix"]
+    return name, base64.b64encode(json.dumps(record).encode()).decode()
+
+
+def import_backup(ctx: Any, backup_service: str, backup_url: str) -> m.Backup:
+    """A backup row from an exported record, owned by the caller's project; its manifest is
+    written to the store (object-store chunks the importer's container lacks are copied)."""
+    import base64
+    import binascii
+    import json
+    from onestack.volume import backups, tasks as vtasks
+    try:
+        rec = json.loads(base64.b64decode(backup_url, validate=True))
+        man = rec["manifest"]
+        if not isinstance(rec, dict) or not isinstance(man.get("chunks"), list):
+            raise ValueError
+        bid = str(uuid.UUID(str(rec["id"])))
+        size = int(rec["size"])
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        raise errors.BadRequest("Invalid backup: the backup_url is not a record exported by this "
+                                "cloud.") from None
+    driver = {v: k for k, v in backups.SERVICE_NAMES.items()}.get(backup_service)
+    if driver is None or driver != (rec.get("service") or "posix"):
+        raise errors.BadRequest(f"Invalid backup: unsupported backup_service {backup_service!r}.")
+    with db.read() as s:
+        if s.get(m.Backup, bid) is not None:
+            raise errors.BadRequest(f"Invalid backup: Backup {bid} already exists in database.")
+    container = rec.get("container") or conf().backup_container
+    dst = vtasks.store_for(driver, ctx.project_id, container)
+    missing = dst.missing_chunks(man)
+    if missing and driver == "object":
+        src = vtasks.store_for(driver, str(rec.get("project_id")), container)
+        for digest in missing:
+            dst.blobs.put(f"chunks/{digest}", src.blobs.get(f"chunks/{digest}"))
+        missing = dst.missing_chunks(man)
+    if missing:
+        raise errors.BadRequest(f"Invalid backup: the backup store lacks {len(missing)} chunks of "
+                                f"backup {bid}.")
+    dst.put_manifest(bid, {**man, "backup_id": bid})
+    with db.write() as s:
+        b = m.Backup(id=bid, project_id=ctx.project_id, user_id=ctx.user_id,
+                     volume_id=str(rec.get("volume_id") or "00000000-0000-0000-0000-000000000000"),
+                     snapshot_id=rec.get("snapshot_id"), parent_id=None, name=rec.get("name"),
+                     description=rec.get("description"), container=container, service=driver, size=size,
+                     object_count=int(rec.get("object_count") or 0), status="available",
+                     is_incremental=False, availability_zone=rec.get("availability_zone"), metadata_={})
+        s.add(b)
+    return b
 
 
 # ------------------------------------------------------------------ transfers

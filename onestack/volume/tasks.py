@@ -15,9 +15,9 @@ from onestack import db
 from onestack.context import RequestContext
 from onestack.db.base import utcnow
 from onestack.tasks import TaskRun, TaskSpec
-from onestack.volume import drivers, service
+from onestack.volume import drivers, groups, messages, service
 from onestack.volume import models as m
-from onestack.volume.backups import ChunkStore
+from onestack.volume.backups import ChunkStore, DirBlobs, ObjectBlobs
 
 
 def _state() -> Path:
@@ -25,10 +25,20 @@ def _state() -> Path:
     return conf.get().state_dir
 
 
-def chunk_store() -> ChunkStore:
+def chunk_store(backup_id: str) -> ChunkStore:
+    """The chunk store holding ``backup_id``'s data: the driver recorded on its row."""
+    with db.read() as s:
+        b = s.get(m.Backup, backup_id)
+        service_name, project_id, container = (b.service, b.project_id, b.container) if b else (None, "", "")
+    return store_for(service_name, project_id, container)
+
+
+def store_for(service_name: str | None, project_id: str, container: str | None) -> ChunkStore:
     from onestack import conf
     c = conf.get().volume
-    return ChunkStore(Path(c.backups_dir) if c.backups_dir else _state() / "volume-backups")
+    if service_name == "object":
+        return ChunkStore(ObjectBlobs(project_id, container or c.backup_container))
+    return ChunkStore(DirBlobs(Path(c.backups_dir) if c.backups_dir else _state() / "volume-backups"))
 
 
 def _update(model: Any, row_id: str, **values: Any) -> None:
@@ -101,14 +111,14 @@ def _restore_into(backup_id: str, v: m.Volume) -> None:
     drv = drivers.get(v.backend)
     if drv.volume_format == "raw":
         drv.create(v.id, v.size)
-        chunk_store().restore(backup_id, drv.path(v.id))
+        chunk_store(backup_id).restore(backup_id, drv.path(v.id))
         return
     tmp = drv.root / f".tmp-restore-{v.id}"
     drv.setup()
     try:
         with open(tmp, "wb") as f:
             f.truncate(v.size << 30)
-        chunk_store().restore(backup_id, tmp)
+        chunk_store(backup_id).restore(backup_id, tmp)
         drv.delete(v.id)
         drv.create_from_file(v.id, v.size, tmp, "raw")
     finally:
@@ -140,6 +150,7 @@ def create_failed(run: TaskRun, error: str) -> None:
         if v is not None:
             v.status = "error"
             v.admin_metadata = {**(v.admin_metadata or {}), "fault": error[:250]}
+            messages.add(s, v.project_id, "VOLUME", v.id, "create volume", messages.DRIVER_FAILED)
 
 
 # ------------------------------------------------------------------ volume.delete
@@ -266,6 +277,8 @@ def finish_snapshot(run: TaskRun) -> None:
         if sn is not None and sn.status == "creating":
             sn.status = "available"
             sn.progress = "100%"
+            s.flush()
+            groups.member_snapshot_changed(s, sn.group_snapshot_id)
 
 
 def snapshot_failed(run: TaskRun, error: str) -> None:
@@ -273,13 +286,24 @@ def snapshot_failed(run: TaskRun, error: str) -> None:
         drivers.get(run.payload["backend"]).delete_snapshot(run.resource_id)
     except Exception:
         pass
-    _update(m.Snapshot, run.resource_id, status="error")
+    with db.write() as s:
+        sn = s.get(m.Snapshot, run.resource_id)
+        if sn is not None:
+            sn.status = "error"
+            s.flush()
+            groups.member_snapshot_changed(s, sn.group_snapshot_id)
+            messages.add(s, sn.project_id, "SNAPSHOT", sn.id, "create snapshot", messages.SNAPSHOT_FAILED)
 
 
 def snapshot_remove(run: TaskRun) -> None:
     if run.payload.get("backend"):
         drivers.get(run.payload["backend"]).delete_snapshot(run.resource_id)
-    _delete(m.Snapshot, run.resource_id)
+    with db.write() as s:
+        sn = s.get(m.Snapshot, run.resource_id)
+        if sn is not None:
+            s.delete(sn)
+            s.flush()
+            groups.member_snapshot_changed(s, sn.group_snapshot_id)
 
 
 def snapshot_delete_failed(run: TaskRun, error: str) -> None:
@@ -295,12 +319,12 @@ def backup_data(run: TaskRun) -> None:
         return
     drv = drivers.get(v.backend)
     if drv.volume_format == "raw":
-        man = chunk_store().backup(b.id, drv.path(v.id), b.parent_id)
+        man = chunk_store(b.id).backup(b.id, drv.path(v.id), b.parent_id)
     else:
         tmp = drv.root / f".tmp-backup-{b.id}"
         try:
             drv.export(v.id, tmp, "raw")
-            man = chunk_store().backup(b.id, tmp, b.parent_id)
+            man = chunk_store(b.id).backup(b.id, tmp, b.parent_id)
         finally:
             tmp.unlink(missing_ok=True)
     run.payload["object_count"] = len([c for c in man["chunks"] if c])
@@ -318,19 +342,20 @@ def finish_backup(run: TaskRun) -> None:
 
 
 def backup_failed(run: TaskRun, error: str) -> None:
-    chunk_store().delete(run.resource_id)
+    chunk_store(run.resource_id).delete(run.resource_id)
     with db.write() as s:
         b = s.get(m.Backup, run.resource_id)
         v = s.get(m.Volume, run.payload.get("volume_id"))
         if b is not None:
             b.status = "error"
             b.fail_reason = error[:250]
+            messages.add(s, b.project_id, "BACKUP", b.id, "create backup", messages.BACKUP_FAILED)
         if v is not None and v.status == "backing-up":
             service.restore_status(v)
 
 
 def backup_remove(run: TaskRun) -> None:
-    chunk_store().delete(run.resource_id)
+    chunk_store(run.resource_id).delete(run.resource_id)
     _delete(m.Backup, run.resource_id)
 
 
@@ -343,7 +368,7 @@ def restore_data(run: TaskRun) -> None:
     if v is not None:
         drv = drivers.get(v.backend)
         if drv.volume_format == "raw":
-            chunk_store().restore(run.resource_id, drv.path(v.id))
+            chunk_store(run.resource_id).restore(run.resource_id, drv.path(v.id))
         else:
             _restore_into(run.resource_id, v)
 

@@ -58,7 +58,7 @@ def volume(req: Req, v: Any, type_name: str | None, attachments: list[Any], admi
         out["os-vol-mig-status-attr:migstat"] = v.migration_status
         out["os-vol-mig-status-attr:name_id"] = None
     if _v(req, "3.13"):
-        out["group_id"] = None
+        out["group_id"] = v.group_id
     if _v(req, "3.21") and admin:
         out["provider_id"] = None
     if _v(req, "3.48"):
@@ -87,7 +87,7 @@ def snapshot(req: Req, sn: Any, extended: bool = True) -> dict[str, Any]:
         out["os-extended-snapshot-attributes:progress"] = sn.progress
         out["os-extended-snapshot-attributes:project_id"] = sn.project_id
     if _v(req, "3.14"):
-        out["group_snapshot_id"] = None
+        out["group_snapshot_id"] = sn.group_snapshot_id
     if _v(req, "3.41"):
         out["user_id"] = sn.user_id
     if _v(req, "3.65"):
@@ -144,3 +144,50 @@ def transfer(req: Req, t: Any, auth_key: str | None = None, detail: bool = True)
         out.update({"no_snapshots": t.no_snapshots, "source_project_id": t.project_id,
                     "destination_project_id": None, "accepted": False})
     return out
+
+
+def group_type(t: Any, admin: bool) -> dict[str, Any]:
+    out = {"id": t.id, "name": t.name, "description": t.description, "is_public": t.is_public}
+    if admin:
+        out["group_specs"] = dict(t.group_specs or {})
+    return out
+
+
+def group(req: Req, g: Any, volume_ids: list[str], list_volume: bool) -> dict[str, Any]:
+    out = {"id": g.id, "name": g.name, "description": g.description, "status": g.status,
+           "availability_zone": g.availability_zone, "created_at": ts(g.created_at),
+           "group_type": g.group_type_id, "volume_types": list(g.volume_type_ids or [])}
+    if _v(req, "3.14"):
+        out["group_snapshot_id"] = g.group_snapshot_id
+        out["source_group_id"] = g.source_group_id
+    if _v(req, "3.25") and list_volume:
+        out["volumes"] = volume_ids
+    if _v(req, "3.38"):
+        out["replication_status"] = "disabled"
+    if _v(req, "3.58"):
+        out["project_id"] = g.project_id
+    return out
+
+
+def group_snapshot(req: Req, gs: Any) -> dict[str, Any]:
+    out = {"id": gs.id, "group_id": gs.group_id, "status": gs.status, "created_at": ts(gs.created_at),
+           "name": gs.name, "description": gs.description, "group_type_id": gs.group_type_id}
+    if _v(req, "3.58"):
+        out["project_id"] = gs.project_id
+    return out
+
+
+def qos_specs(q: Any) -> dict[str, Any]:
+    return {"id": q.id, "name": q.name, "consumer": q.consumer, "specs": dict(q.specs or {})}
+
+
+def encryption(e: Any) -> dict[str, Any]:
+    return {"volume_type_id": e.volume_type_id, "encryption_id": e.id, "provider": e.provider,
+            "cipher": e.cipher, "key_size": e.key_size, "control_location": e.control_location}
+
+
+def message(req: Req, msg: Any) -> dict[str, Any]:
+    return {"id": msg.id, "request_id": msg.request_id, "message_level": msg.message_level,
+            "event_id": msg.event_id, "user_message": msg.user_message, "resource_type": msg.resource_type,
+            "resource_uuid": msg.resource_uuid, "created_at": ts(msg.created_at),
+            "guaranteed_until": ts(msg.expires_at), "links": links(req, "messages", msg.id)}

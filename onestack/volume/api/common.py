@@ -7,7 +7,32 @@ from onestack import errors
 from onestack.api import pagination
 from onestack.api.routing import Req
 
-TRUE = ("true", "1", "yes", "on", "t", "y")
+# Upstream's bool_from_string word sets (oslo_utils.strutils).
+TRUE = ("1", "t", "true", "on", "y", "yes")
+FALSE = ("0", "f", "false", "off", "n", "no")
+
+
+def parse_bool(value: Any, name: str) -> bool:
+    """A boolean from JSON true/false or one of upstream's words (any case, spaces
+    stripped); anything else is a 400 naming the field. Used for query filters and for
+    every boolean in request bodies."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE:
+            return True
+        if word in FALSE:
+            return False
+    raise errors.BadRequest(f"Invalid value '{value}' for {name}: must be a boolean "
+                            f"(one of {', '.join(TRUE + FALSE)}).")
+
+
+def need(req: Req, version: str) -> None:
+    """Resources that appear in microversion ``version``: 404 below it, as upstream."""
+    if not req.ctx.microversion.matches(version):
+        raise errors.NotFound(f"The resource could not be found (it needs microversion {version} "
+                              "or later).")
 
 
 def admin(req: Req) -> bool:
@@ -19,7 +44,8 @@ def target(req: Req, project_id: str | None = None) -> dict[str, Any]:
 
 
 def flag(req: Req, name: str) -> bool:
-    return (req.query.get(name) or "").lower() in TRUE
+    """A lenient switch in the query (all_tenants, detail, cascade): true words on, else off."""
+    return (req.query.get(name) or "").strip().lower() in TRUE
 
 
 # Upstream accepts the v1 names as sort keys.

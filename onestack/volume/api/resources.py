@@ -1,7 +1,6 @@
 """Types, snapshots, attachments, backups, transfers, quotas, limits, zones, services, pools."""
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from sqlalchemy import select
@@ -10,10 +9,11 @@ from onestack import db, errors
 from onestack.api.routing import Reply, Req
 from onestack.api.schema import validate
 from onestack.volume import drivers
+from onestack.volume.admin import HOST
 from onestack.volume import errors as verr
 from onestack.volume import models as m
 from onestack.volume import service, views
-from onestack.volume.api.common import admin, as_int, flag, links, page, target
+from onestack.volume.api.common import admin, as_int, flag, links, page, parse_bool, target
 from onestack.volume.api.volumes import METADATA, METADATA_OR_NULL, NAME
 
 # ------------------------------------------------------------------ volume types
@@ -26,18 +26,12 @@ TYPE_CREATE = {"type": "object", "properties": {"volume_type": {"type": "object"
     "additionalProperties": False}
 
 
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.lower() in ("true", "1", "yes")
-    raise errors.BadRequest(f"Invalid value '{value}' for {name}: must be a boolean.")
-
-
 def types_index(req: Req) -> dict[str, Any]:
     req.ctx.can("volume_extension:type_get_all", target(req))
-    is_public = req.query.get("is_public")
-    rows = service.list_types(req.ctx, is_public)
+    raw = req.query.get("is_public")
+    every = raw is not None and raw.strip().lower() == "none"
+    is_public = None if raw is None or every else parse_bool(raw, "is_public")
+    rows = service.list_types(req.ctx, is_public, every)
     return {"volume_types": [views.volume_type(req, t, admin(req)) for t in rows]}
 
 
@@ -57,7 +51,7 @@ def type_show(req: Req) -> dict[str, Any]:
 def type_create(req: Req) -> dict[str, Any]:
     req.ctx.can("volume_extension:types_manage", target(req))
     body = validate(req.json(), TYPE_CREATE)["volume_type"]
-    is_public = _bool(body.get("os-volume-type-access:is_public", True), "is_public")
+    is_public = parse_bool(body.get("os-volume-type-access:is_public", True), "is_public")
     t = service.create_type(body["name"].strip(), body.get("description"), is_public,
                             body.get("extra_specs") or {})
     return {"volume_type": views.volume_type(req, t, True, extended=False)}
@@ -84,7 +78,7 @@ def type_update(req: Req) -> dict[str, Any]:
         if "description" in body:
             t.description = body["description"]
         if "is_public" in body:
-            t.is_public = _bool(body["is_public"], "is_public")
+            t.is_public = parse_bool(body["is_public"], "is_public")
     out = views.volume_type(req, t, True, extended=False)
     out.pop("os-volume-type-access:is_public")  # not in upstream's update response
     return {"volume_type": out}
@@ -207,7 +201,7 @@ def snapshot_create(req: Req) -> Reply:
     with db.read() as s:
         v = service.get_volume(s, req.ctx, body["volume_id"])
     req.ctx.can("volume:create_snapshot", target(req, v.project_id))
-    force = _bool(body.get("force", False), "force")
+    force = parse_bool(body.get("force", False), "force")
     sn = service.create_snapshot(req.ctx, v.id, body.get("name", body.get("display_name")),
                                  body.get("description", body.get("display_description")), force,
                                  body.get("metadata") or {})
@@ -448,7 +442,7 @@ def backup_create(req: Req) -> Reply:
     req.ctx.can("backup:create", target(req, v.project_id))
     for key in ("incremental", "force"):
         if key in body and body[key] is not None:
-            body[key] = _bool(body[key], key)
+            body[key] = parse_bool(body[key], key)
     b = service.create_backup(req.ctx, body)
     return Reply(202, {"backup": {"id": b.id, "links": views.links(req, "backups", b.id), "name": b.name}})
 
@@ -536,6 +530,23 @@ def backup_action(req: Req) -> Reply:
     raise errors.BadRequest(f"There is no such action: {', '.join(body)}")
 
 
+def backup_export(req: Req) -> dict[str, Any]:
+    b = _backup(req, "backup:backup-export")
+    name, url = service.export_backup(req.ctx, b.id)
+    return {"backup-record": {"backup_service": name, "backup_url": url}}
+
+
+def backup_import(req: Req) -> Reply:
+    req.ctx.can("backup:backup-import", target(req))
+    body = validate(req.json(), {"type": "object", "properties": {"backup-record": {"type": "object", "properties": {
+        "backup_service": {"type": "string", "minLength": 1, "maxLength": 255},
+        "backup_url": {"type": "string", "minLength": 1}}, "required": ["backup_service", "backup_url"],
+        "additionalProperties": False}}, "required": ["backup-record"], "additionalProperties": False})
+    rec = body["backup-record"]
+    b = service.import_backup(req.ctx, rec["backup_service"], rec["backup_url"])
+    return Reply(201, {"backup": {"id": b.id, "links": views.links(req, "backups", b.id), "name": b.name}})
+
+
 # ------------------------------------------------------------------ transfers
 def transfer_create(req: Req) -> Reply:
     body = validate(req.json(), {"type": "object", "properties": {"transfer": {"type": "object",
@@ -546,7 +557,7 @@ def transfer_create(req: Req) -> Reply:
         v = service.get_volume(s, req.ctx, body["volume_id"])
     req.ctx.can("volume:create_transfer", target(req, v.project_id))
     t, key = service.create_transfer(req.ctx, v.id, body.get("name"),
-                                     _bool(body.get("no_snapshots", False), "no_snapshots"))
+                                     parse_bool(body.get("no_snapshots", False), "no_snapshots"))
     return Reply(202, {"transfer": views.transfer(req, t, key)})
 
 
@@ -662,40 +673,14 @@ def availability_zones(req: Req) -> dict[str, Any]:
                                       "zoneState": {"available": bool(drivers.all_backends())}}]}
 
 
-def services(req: Req) -> dict[str, Any]:
-    req.ctx.can("volume_extension:services:index", target(req))
-    host = socket.gethostname()
-    now = views.ts(service.now())
-    zone = service.conf().availability_zone
-    rows = [{"binary": "cinder-scheduler", "host": host, "zone": zone, "status": "enabled", "state": "up",
-             "updated_at": now, "disabled_reason": None}]
-    for name in sorted(drivers.all_backends()):
-        rows.append({"binary": "cinder-volume", "host": f"{host}@{name}", "zone": zone, "status": "enabled",
-                     "state": "up", "updated_at": now, "disabled_reason": None})
-    if req.query.get("binary"):
-        rows = [r for r in rows if r["binary"] == req.query["binary"]]
-    if req.query.get("host"):
-        want = req.query["host"]
-        rows = [r for r in rows if r["host"] == want or r["host"].split("@")[0] == want]
-    if req.ctx.microversion.matches("3.7"):
-        for r in rows:
-            r["cluster"] = None
-    if req.ctx.microversion.matches("3.49"):
-        for r in rows:
-            if r["binary"] == "cinder-volume":
-                r["backend_state"] = "up"
-    return {"services": rows}
-
-
 def pools(req: Req) -> dict[str, Any]:
     req.ctx.can("scheduler_extension:scheduler_stats:get_pools", target(req))
-    host = socket.gethostname()
     out = []
     with db.read() as s:
         for name, drv in sorted(drivers.all_backends().items()):
             total, free = drv.capacity()
             allocated = sum(s.scalars(select(m.Volume.size).where(m.Volume.backend == name)))
-            item: dict[str, Any] = {"name": f"{host}@{name}#{name}"}
+            item: dict[str, Any] = {"name": f"{HOST}@{name}#{name}"}
             if flag(req, "detail"):
                 item["capabilities"] = {
                     "volume_backend_name": name, "vendor_name": "Open Source", "driver_version": "1.0",
@@ -741,17 +726,20 @@ def quota_class_update(req: Req) -> dict[str, Any]:
         return {"quota_class_set": service.quotas(s, key)}
 
 
+# Only what is built: each alias names an API this service answers.
 EXTENSIONS = [
     ("AvailabilityZones", "os-availability-zone"), ("Backups", "backups"),
     ("VolumeTypeAccess", "os-volume-type-access"), ("Quotas", "os-quota-sets"),
     ("QuotaClasses", "os-quota-class-sets"), ("SchedulerStats", "scheduler-stats"),
-    ("Services", "os-services"), ("VolumeTransfer", "os-volume-transfer"),
+    ("Services", "os-services"), ("Hosts", "os-hosts"), ("VolumeTransfer", "os-volume-transfer"),
     ("VolumeActions", "os-volume-actions"), ("VolumeAdminActions", "os-admin-actions"),
     ("VolumeTenantAttribute", "os-vol-tenant-attr"), ("VolumeHostAttribute", "os-vol-host-attr"),
     ("VolumeMigStatusAttribute", "os-vol-mig-status-attr"), ("VolumeImageMetadata", "os-vol-image-meta"),
     ("ExtendedSnapshotAttributes", "os-extended-snapshot-attributes"), ("Types_extra_specs", "os-types-extra-specs"),
     ("Types_manage", "os-types-manage"), ("SnapshotActions", "os-snapshot-actions"),
-    ("UsedLimits", "os-used-limits"),
+    ("UsedLimits", "os-used-limits"), ("Qos_specs_manage", "qos-specs"),
+    ("VolumeTypeEncryption", "encryption"), ("Capabilities", "capabilities"),
+    ("BackupProjectAttribute", "os-backup-project-attr"),
 ]
 
 

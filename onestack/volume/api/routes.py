@@ -1,6 +1,8 @@
 """Cinder's route table. Every v3 path is served both as /v3/{project_id}/... (the classic
 form the catalog advertises) and as /v3/... (project id optional since 3.67)."""
 from onestack.api.routing import route
+from onestack.volume.api import admin as a
+from onestack.volume.api import groups as g
 from onestack.volume.api import resources as r
 from onestack.volume.api import versions
 from onestack.volume.api import volumes as v
@@ -25,6 +27,39 @@ _V3 = [
     ("PUT", "/types/{type_id}/extra_specs/{key}", r.specs_update),
     ("DELETE", "/types/{type_id}/extra_specs/{key}", r.specs_delete),
     ("GET", "/types/{type_id}/os-volume-type-access", r.type_access_list),
+    ("GET", "/types/{type_id}/encryption", a.encryption_show),
+    ("POST", "/types/{type_id}/encryption", a.encryption_create),
+    ("GET", "/types/{type_id}/encryption/{key}", a.encryption_key_show),
+    ("PUT", "/types/{type_id}/encryption/{key}", a.encryption_update),
+    ("DELETE", "/types/{type_id}/encryption/{key}", a.encryption_delete),
+    ("GET", "/qos-specs", a.qos_index), ("POST", "/qos-specs", a.qos_create),
+    ("GET", "/qos-specs/{qos_id}", a.qos_show), ("PUT", "/qos-specs/{qos_id}", a.qos_update),
+    ("DELETE", "/qos-specs/{qos_id}", a.qos_delete),
+    ("PUT", "/qos-specs/{qos_id}/delete_keys", a.qos_delete_keys),
+    ("GET", "/qos-specs/{qos_id}/associations", a.qos_associations),
+    ("GET", "/qos-specs/{qos_id}/associate", a.qos_associate),
+    ("GET", "/qos-specs/{qos_id}/disassociate", a.qos_disassociate),
+    ("GET", "/qos-specs/{qos_id}/disassociate_all", a.qos_disassociate_all),
+    ("GET", "/group_types", g.group_types_index), ("POST", "/group_types", g.group_type_create),
+    ("GET", "/group_types/{group_type_id}", g.group_type_show),
+    ("PUT", "/group_types/{group_type_id}", g.group_type_update),
+    ("DELETE", "/group_types/{group_type_id}", g.group_type_delete),
+    ("GET", "/group_types/{group_type_id}/group_specs", g.group_specs_index),
+    ("POST", "/group_types/{group_type_id}/group_specs", g.group_specs_create),
+    ("GET", "/group_types/{group_type_id}/group_specs/{key}", g.group_spec_show),
+    ("PUT", "/group_types/{group_type_id}/group_specs/{key}", g.group_spec_update),
+    ("DELETE", "/group_types/{group_type_id}/group_specs/{key}", g.group_spec_delete),
+    ("POST", "/groups", g.group_create), ("GET", "/groups", g.groups_index),
+    ("GET", "/groups/detail", g.groups_detail), ("POST", "/groups/action", g.groups_create_from_src),
+    ("GET", "/groups/{group_id}", g.group_show), ("PUT", "/groups/{group_id}", g.group_update),
+    ("POST", "/groups/{group_id}/action", g.group_action),
+    ("POST", "/group_snapshots", g.group_snapshot_create), ("GET", "/group_snapshots", g.group_snapshots_index),
+    ("GET", "/group_snapshots/detail", g.group_snapshots_detail),
+    ("GET", "/group_snapshots/{group_snapshot_id}", g.group_snapshot_show),
+    ("DELETE", "/group_snapshots/{group_snapshot_id}", g.group_snapshot_delete),
+    ("POST", "/group_snapshots/{group_snapshot_id}/action", g.group_snapshot_action),
+    ("GET", "/messages", a.messages_index), ("GET", "/messages/{message_id}", a.message_show),
+    ("DELETE", "/messages/{message_id}", a.message_delete),
     ("POST", "/snapshots", r.snapshot_create), ("GET", "/snapshots", r.snapshots_index),
     ("GET", "/snapshots/detail", r.snapshots_detail), ("GET", "/snapshots/{snapshot_id}", r.snapshot_show),
     ("PUT", "/snapshots/{snapshot_id}", r.snapshot_update),
@@ -48,6 +83,8 @@ _V3 = [
     ("POST", "/backups/{backup_id}/restore", r.backup_restore),
     ("POST", "/backups/{backup_id}/action", r.backup_action),
     ("PUT", "/backups/{backup_id}", r.backup_update),
+    ("GET", "/backups/{backup_id}/export_record", r.backup_export),
+    ("POST", "/backups/import_record", r.backup_import),
     ("GET", "/extensions", r.extensions),
     ("GET", "/os-quota-class-sets/{class_name}", r.quota_class_show),
     ("PUT", "/os-quota-class-sets/{class_name}", r.quota_class_update),
@@ -66,7 +103,9 @@ _V3 = [
     ("DELETE", "/os-quota-sets/{target_project}", r.quotas_delete),
     ("GET", "/os-quota-sets/{target_project}/defaults", r.quotas_defaults),
     ("GET", "/limits", r.limits), ("GET", "/os-availability-zone", r.availability_zones),
-    ("GET", "/os-services", r.services), ("GET", "/scheduler-stats/get_pools", r.pools),
+    ("GET", "/os-services", a.services), ("PUT", "/os-services/{action}", a.service_action),
+    ("GET", "/os-hosts", a.hosts), ("GET", "/os-hosts/{host}", a.host_show),
+    ("GET", "/scheduler-stats/get_pools", r.pools),
     ("GET", "/capabilities/{host}", r.backends_capabilities),
 ]
 

@@ -9,7 +9,7 @@ from onestack.api.schema import validate
 from onestack.volume import errors as verr
 from onestack.volume import models as m
 from onestack.volume import service, views
-from onestack.volume.api.common import admin, as_int, flag, links, page, target
+from onestack.volume.api.common import admin, as_int, flag, links, page, parse_bool, target
 
 NAME = {"type": ["string", "null"], "maxLength": 255}
 METADATA = {"type": "object", "patternProperties": {"^.{1,255}$": {"type": "string", "maxLength": 255}},
@@ -58,11 +58,14 @@ def create(req: Req) -> Reply:
             "volume_type": body.get("volume_type"), "availability_zone": body.get("availability_zone"),
             "snapshot_id": body.get("snapshot_id"), "source_volid": body.get("source_volid"),
             "imageRef": body.get("imageRef") or body.get("image_id"), "backup_id": body.get("backup_id"),
-            "metadata": body.get("metadata") or {}, "multiattach": body.get("multiattach")}
+            "metadata": body.get("metadata") or {}, "multiattach": body.get("multiattach"),
+            "group_id": body.get("group_id")}
     if body.get("size") is not None:
         vals["size"] = as_int(body["size"], "size")
     if vals["backup_id"] and not (req.ctx.microversion and req.ctx.microversion.matches("3.47")):
         raise errors.BadRequest("Creating a volume from a backup needs microversion 3.47 or later.")
+    if vals["group_id"] and not req.ctx.microversion.matches("3.13"):
+        raise errors.BadRequest("Creating a volume in a group needs microversion 3.13 or later.")
     if vals["imageRef"]:
         req.ctx.can("volume:create_from_image", target(req))
     if vals["multiattach"]:
@@ -82,7 +85,7 @@ def _filters(req: Req) -> dict[str, Any]:
     if q.get("name~"):
         f.setdefault("_like", {})["name"] = q["name~"]
     if q.get("bootable"):
-        f["bootable"] = q["bootable"].lower() in ("true", "1")
+        f["bootable"] = parse_bool(q["bootable"], "bootable")
     if q.get("metadata"):
         import ast
         try:
@@ -272,12 +275,7 @@ def _force_delete(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
 def _bool_arg(arg: dict[str, Any], key: str) -> bool:
     if key not in arg:
         raise errors.BadRequest(f"Must specify '{key}'.")
-    val = arg[key]
-    if isinstance(val, bool):
-        return val
-    if isinstance(val, str) and val.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-        return val.lower() in ("true", "1", "yes", "on")
-    raise errors.BadRequest(f"Invalid value '{val}' for {key}: must be a boolean.")
+    return parse_bool(arg[key], key)
 
 
 def _set_bootable(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
@@ -311,8 +309,10 @@ def _upload_image(req: Req, v: m.Volume, arg: dict[str, Any]) -> Reply:
         "container_format": {"type": "string", "enum": ["bare", "ovf"]},
         "visibility": {"type": "string", "enum": ["public", "private", "shared", "community"]},
         "protected": {"type": ["boolean", "string"]}}, "required": ["image_name"]})
-    if isinstance(arg.get("force"), str):
-        arg["force"] = arg["force"].lower() in ("true", "1", "yes")
+    if "force" in arg:
+        arg["force"] = parse_bool(arg["force"], "force")
+    if "protected" in arg:
+        arg["protected"] = parse_bool(arg["protected"], "protected")
     out = service.upload_to_image(req.ctx, v.id, arg)
     out["updated_at"] = views.ts(out["updated_at"])
     return Reply(202, {"os-volume_upload_image": out})
