@@ -263,7 +263,7 @@ CONTAINER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS object (
     name TEXT PRIMARY KEY, ts TEXT NOT NULL, meta_ts TEXT, size INTEGER NOT NULL,
     content_type TEXT NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL,
-    delete_at INTEGER
+    delete_at INTEGER, vid TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stat (
     id INTEGER PRIMARY KEY CHECK (id = 0), object_count INTEGER NOT NULL DEFAULT 0,
@@ -271,9 +271,20 @@ CREATE TABLE IF NOT EXISTS stat (
     storage_policy TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+""" + """
+CREATE TABLE IF NOT EXISTS version (
+    name TEXT NOT NULL, ts TEXT NOT NULL, vid TEXT NOT NULL, meta_ts TEXT, size INTEGER NOT NULL,
+    content_type TEXT NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL,
+    marker INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (name, ts)
+) WITHOUT ROWID;
 """
+# Object versioning (X-Versions-Enabled): ``object`` holds each name's current version and
+# ``version`` the older ones and delete markers. ``object.vid`` is the current version's id:
+# its timestamp when written with versioning enabled, "null" when written with versioning
+# disabled, NULL when the container was never versioned at the time.
 
-OBJECT_COLUMNS = "name, ts, meta_ts, size, content_type, etag, last_modified, delete_at"
+OBJECT_COLUMNS = "name, ts, meta_ts, size, content_type, etag, last_modified, delete_at, vid"
+VERSION_COLUMNS = "name, ts, vid, meta_ts, size, content_type, etag, last_modified, marker"
 
 
 class ContainerDB:
@@ -281,7 +292,16 @@ class ContainerDB:
         self.path = path
 
     def _conn(self, create: bool = False) -> _Conn | None:
-        return _open(self.path, CONTAINER_SCHEMA if create else None)
+        c = _open(self.path, CONTAINER_SCHEMA if create else None)
+        if c is not None and not getattr(c, "upgraded", False):
+            with c.lock:
+                # databases made before versioning: add its column and table
+                cols = {r[1] for r in c.conn.execute("PRAGMA table_info(object)")}
+                if "vid" not in cols:
+                    c.conn.execute("ALTER TABLE object ADD COLUMN vid TEXT")
+                c.conn.executescript(CONTAINER_SCHEMA)
+                c.upgraded = True
+        return c
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -318,9 +338,12 @@ class ContainerDB:
         with c.tx() as conn:
             _apply_meta(conn, meta)
 
-    def put_object(self, row: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[int, int]]:
+    def put_object(self, row: dict[str, Any], keep_old: str | None = None
+                   ) -> tuple[dict[str, Any] | None, tuple[int, int]]:
         """Insert/replace ``row`` unless a newer version is recorded: (the previous row, the
-        container's (object_count, bytes_used) after the change)."""
+        container's (object_count, bytes_used) after the change). ``keep_old``: "all" keeps
+        the replaced row as an older version (versioning enabled), "versioned" only when it
+        has a version id (versioning disabled)."""
         c = self._conn()
         if c is None:
             raise FileNotFoundError(self.path)
@@ -330,9 +353,12 @@ class ContainerDB:
                                (row["name"],)).fetchone()
             if old is not None and old["ts"] > row["ts"]:
                 return {"superseded": True, **dict(old)}, _totals(conn)
+            if old is not None and (keep_old == "all" or (keep_old == "versioned" and
+                                                          old["vid"] not in (None, "null"))):
+                _keep_version(conn, dict(old))
             conn.execute(f"INSERT OR REPLACE INTO object ({OBJECT_COLUMNS}) VALUES "
                          "(:name, :ts, :meta_ts, :size, :content_type, :etag, :last_modified, "
-                         ":delete_at)", {"meta_ts": None, "delete_at": None, **row})
+                         ":delete_at, :vid)", {"meta_ts": None, "delete_at": None, "vid": None, **row})
             d_count = 0 if old is not None else 1
             d_bytes = row["size"] - (old["size"] if old is not None else 0)
             conn.execute("UPDATE stat SET object_count = object_count + ?, "
@@ -379,6 +405,113 @@ class ContainerDB:
         with c.ro() as conn:
             return _listing(conn, "object", OBJECT_COLUMNS, **kw)
 
+    # ------------------------------------------------------------ versions
+
+    def delete_versioned(self, name: str, marker: dict[str, Any] | None
+                         ) -> tuple[dict[str, Any] | None, tuple[int, int]]:
+        """Retire the current version: keep it as an older version (unless it is a "null"
+        one and no ``marker`` is written), add ``marker`` (a delete marker row) when given,
+        and remove the name from the listing. (The retired row or None, new totals.)"""
+        c = self._conn()
+        if c is None:
+            raise FileNotFoundError(self.path)
+
+        def apply(conn: sqlite3.Connection) -> tuple[dict[str, Any] | None, tuple[int, int]]:
+            old = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM object WHERE name = ?", (name,)).fetchone()
+            if old is None:
+                return None, _totals(conn)
+            old = dict(old)
+            if marker is not None or old["vid"] not in (None, "null"):
+                _keep_version(conn, old)
+            if marker is not None:
+                _keep_version(conn, {**marker, "name": name}, is_marker=True)
+            conn.execute("DELETE FROM object WHERE name = ?", (name,))
+            conn.execute("UPDATE stat SET object_count = object_count - 1, "
+                         "bytes_used = bytes_used - ?", (old["size"],))
+            return old, _totals(conn)
+        return c.write(apply)
+
+    def get_version(self, name: str, vid: str) -> dict[str, Any] | None:
+        c = self._conn()
+        if c is None:
+            return None
+        with c.ro() as conn:
+            row = conn.execute(f"SELECT {VERSION_COLUMNS} FROM version WHERE name = ? AND vid = ?",
+                               (name, vid)).fetchone()
+        return dict(row) if row is not None else None
+
+    def delete_version(self, name: str, ts: str) -> dict[str, Any] | None:
+        c = self._conn()
+        if c is None:
+            return None
+
+        def apply(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(f"SELECT {VERSION_COLUMNS} FROM version WHERE name = ? AND ts = ?",
+                               (name, ts)).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM version WHERE name = ? AND ts = ?", (name, ts))
+            return dict(row) if row is not None else None
+        return c.write(apply)
+
+    def version_stems(self, name: str) -> set[str]:
+        """File timestamps the older versions of ``name`` still use (their .data and .meta)."""
+        c = self._conn()
+        if c is None:
+            return set()
+        with c.ro() as conn:
+            rows = conn.execute("SELECT ts, meta_ts FROM version WHERE name = ?", (name,)).fetchall()
+        return {t for r in rows for t in (r[0], r[1]) if t}
+
+    def has_versions(self) -> bool:
+        c = self._conn()
+        if c is None:
+            return False
+        with c.ro() as conn:
+            return conn.execute("SELECT 1 FROM version LIMIT 1").fetchone() is not None
+
+    def list_versions(self, *, prefix: str = "", marker: str = "", version_marker: str = "",
+                      end_marker: str = "", limit: int = 10000) -> list[dict[str, Any]]:
+        """Every version of every name, by name and then newest first: the current row
+        (``is_latest``) and the older versions and delete markers. ``version_marker`` (a
+        timestamp) continues a page inside ``marker``'s versions."""
+        c = self._conn()
+        if c is None:
+            return []
+        conds, args = [], []
+        if prefix:
+            conds.append("name >= ?")
+            args.append(prefix)
+            hi = _upper_bound(prefix)
+            if hi is not None:
+                conds.append("name < ?")
+                args.append(hi)
+        if marker:
+            if version_marker:
+                conds.append("(name > ? OR (name = ? AND ts < ?))")
+                args += [marker, marker, version_marker]
+            else:
+                conds.append("name > ?")
+                args.append(marker)
+        if end_marker:
+            conds.append("name < ?")
+            args.append(end_marker)
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        sql = (f"SELECT * FROM (SELECT name, ts, COALESCE(vid, 'null') AS vid, size, content_type, "
+               f"etag, last_modified, 0 AS marker, 1 AS current FROM object UNION ALL "
+               f"SELECT name, ts, vid, size, content_type, etag, last_modified, marker, 0 "
+               f"FROM version) {where} ORDER BY name, ts DESC LIMIT ?")
+        with c.ro() as conn:
+            rows = [dict(r) for r in conn.execute(sql, (*args, limit))]
+            names = {r["name"] for r in rows if not r["current"]}
+            current = {n for n in names if conn.execute(
+                "SELECT 1 FROM object WHERE name = ?", (n,)).fetchone()}
+            newest = {n: conn.execute("SELECT MAX(ts) FROM version WHERE name = ?", (n,)).fetchone()[0]
+                      for n in names - current}
+        for r in rows:
+            r["is_latest"] = bool(r["current"]) or (r["name"] not in current
+                                                     and newest.get(r["name"]) == r["ts"])
+        return rows
+
     def expired(self, now: int, limit: int = 1000) -> list[dict[str, Any]]:
         c = self._conn()
         if c is None:
@@ -412,6 +545,17 @@ class ContainerDB:
                 os.unlink(str(self.path) + suffix)
             except FileNotFoundError:
                 pass
+
+
+def _keep_version(conn: sqlite3.Connection, row: dict[str, Any], is_marker: bool = False) -> None:
+    """Record ``row`` as an older version; there is at most one "null" version per name."""
+    vid = row.get("vid") or "null"
+    if vid == "null":
+        conn.execute("DELETE FROM version WHERE name = ? AND vid = 'null'", (row["name"],))
+    conn.execute(f"INSERT OR REPLACE INTO version ({VERSION_COLUMNS}) VALUES "
+                 "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (row["name"], row["ts"], vid, row.get("meta_ts"), row["size"], row["content_type"],
+                  row["etag"], row["last_modified"], 1 if is_marker else 0))
 
 
 def _totals(conn: sqlite3.Connection) -> tuple[int, int]:

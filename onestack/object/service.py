@@ -245,7 +245,7 @@ def delete_container(account: str, container: str) -> None:
     cdb = b.container_db(account, container)
     if cdb.info() is None:
         raise errors.NotFound()
-    if not cdb.is_empty():
+    if not cdb.is_empty() or cdb.has_versions():
         raise oerr.ContainerNotEmpty()
     b.account_db(account).delete_container(container)
     cdb.drop()
@@ -514,13 +514,14 @@ def _commit(account: str, container: str, name: str, writer: Any, headers: dict[
     row = {"name": name, "ts": ts, "meta_ts": None, "size": size,
            "content_type": listing_content_type(account, headers),
            "etag": etag, "last_modified": iso_date(ts), "delete_at": delete_at}
-    _publish(account, container, name, row, cinfo=cinfo)
+    row = _publish(account, container, name, row, cinfo=cinfo)
     return ObjectInfo(account, container, name, row, headers)
 
 
 def _publish(account: str, container: str, name: str, row: dict[str, Any],
-             archive: bool = True, cinfo: dict[str, Any] | None = None) -> None:
-    """Commit the listing row (``cinfo``: the container's info read moments ago, else fresh)."""
+             archive: bool = True, cinfo: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Commit the listing row (``cinfo``: the container's info read moments ago, else fresh);
+    the row as committed (with its version id in a versioned container)."""
     b = backend()
     cdb = b.container_db(account, container)
     cinfo = cinfo or cdb.info()
@@ -529,19 +530,25 @@ def _publish(account: str, container: str, name: str, row: dict[str, Any],
         raise errors.NotFound()
     if archive:
         _archive_current(account, container, name, cinfo, deleting=False)
+    mode = versions_mode(cinfo)
+    if mode is not None:
+        row = {**row, "vid": normalize_ts(row["ts"]) if mode == "enabled" else "null"}
     try:
-        prev, (count, used) = cdb.put_object(row)
+        prev, (count, used) = cdb.put_object(row, keep_old={"enabled": "all", "disabled": "versioned"}
+                                             .get(mode or ""))
     except FileNotFoundError:      # the container went away meanwhile
         b.files.cleanup(account, container, name, before=row["ts"], inclusive=True)
         raise errors.NotFound() from None
+    keep = cdb.version_stems(name) if mode is not None else set()
     if prev is not None and prev.get("superseded"):
         b.files.cleanup(account, container, name, before=row["ts"], inclusive=True,
-                        keep=prev["ts"])
-        return
-    b.files.cleanup(account, container, name, before=row["ts"])
+                        keep=keep | {prev["ts"], prev["meta_ts"] or ""})
+        return row
+    b.files.cleanup(account, container, name, before=row["ts"], keep=keep)
     b.account_db(account).update_stats(container, count, used)
     if row.get("delete_at"):
         _enqueue_expiry(account, container, name, row["ts"], row["delete_at"])
+    return row
 
 
 def post_object(account: str, container: str, name: str, headers: dict[str, str],
@@ -575,15 +582,32 @@ def delete_object(account: str, container: str, name: str, *, versioning: bool =
     cinfo = cdb.info()
     if cinfo is None:
         raise errors.NotFound()
-    if versioning:
+    mode = versions_mode(cinfo)
+    if versioning and mode is None:
         restored = _versioned_delete(account, container, name, cinfo)
         if restored is not None:
             return restored
+    if versioning and mode is not None and if_ts is None:
+        # enabled: the current version is kept and a delete marker written; disabled: a
+        # current version with an id is kept (a "null" one is simply deleted)
+        marker = None
+        if mode == "enabled":
+            mts = new_ts()
+            marker = {"ts": mts, "vid": normalize_ts(mts), "meta_ts": None, "size": 0,
+                      "content_type": DELETE_MARKER_CONTENT_TYPE, "etag": EMPTY_ETAG,
+                      "last_modified": iso_date(mts)}
+        old, (count, used) = cdb.delete_versioned(name, marker)
+        if old is None:
+            raise errors.NotFound()
+        b.files.cleanup(account, container, name, before=new_ts(), keep=cdb.version_stems(name))
+        b.account_db(account).update_stats(container, count, used)
+        return {**old, "marker_vid": marker["vid"] if marker else None}
     old = cdb.delete_object(name, ts=if_ts)
     if old is None:
         raise errors.NotFound()
     ts = new_ts()
-    b.files.cleanup(account, container, name, before=ts)
+    keep = cdb.version_stems(name) if mode is not None else set()
+    b.files.cleanup(account, container, name, before=ts, keep=keep)
     _sync_account(account, container, cdb)
     return old
 
@@ -608,11 +632,93 @@ def copy_object(src: ObjectInfo, account: str, container: str, name: str,
     row = {"name": name, "ts": ts, "meta_ts": meta_ts, "size": size,
            "content_type": listing_content_type(account, headers),
            "etag": etag, "last_modified": iso_date(ts), "delete_at": delete_at}
-    _publish(account, container, name, row, archive=archive)
+    row = _publish(account, container, name, row, archive=archive)
     return ObjectInfo(account, container, name, row, headers)
 
 
-# ---------------------------------------------------------------- versioning
+# ---------------------------------------------------------------- versioning (X-Versions-Enabled)
+
+DELETE_MARKER_CONTENT_TYPE = "application/x-deleted;swift_versions_deleted=1"
+EMPTY_ETAG = hashlib.md5(b"").hexdigest()
+VERSIONS_SYSMETA = "x-container-sysmeta-versions-enabled"
+
+
+def versions_mode(cinfo: dict[str, Any]) -> str | None:
+    """"enabled", "disabled" (was enabled once: versions stay reachable) or None."""
+    v = cinfo["meta"].get(VERSIONS_SYSMETA)
+    if v is None:
+        return None
+    return "enabled" if v == "True" else "disabled"
+
+
+def parse_version_id(vid: str) -> str:
+    """A version id ("null" or a timestamp) in its stored form, or BadRequest."""
+    if vid == "null":
+        return vid
+    try:
+        t = float(vid)
+    except ValueError:
+        t = -1.0
+    if not math.isfinite(t) or t <= 0 or not vid[:1].isdigit():
+        raise errors.BadRequest("Invalid version-id")
+    return normalize_ts(vid)
+
+
+def _current_matches(row: dict[str, Any] | None, vid: str) -> bool:
+    return row is not None and (row["vid"] or "null") == vid
+
+
+def open_version(account: str, container: str, name: str, vid: str) -> ObjectInfo:
+    """The object as it was at version ``vid`` (NotFound for a delete marker or none)."""
+    b = backend()
+    vid = parse_version_id(vid)
+    cdb = b.container_db(account, container)
+    if cdb.info() is None:
+        raise errors.NotFound()
+    if _current_matches(cdb.get_object(name), vid):
+        return open_object(account, container, name)
+    row = cdb.get_version(name, vid)
+    if row is None or row["marker"]:
+        raise errors.NotFound()
+    handle = b.files.open(account, container, name, row["ts"])
+    if handle is None:
+        raise errors.NotFound()
+    headers = dict(handle.meta.get("headers", {}))
+    if row["meta_ts"]:
+        headers = b.files.read_meta(account, container, name, row["meta_ts"]) or headers
+    return ObjectInfo(account, container, name, {**row, "delete_at": None}, headers, handle)
+
+
+def delete_version(account: str, container: str, name: str, vid: str) -> dict[str, Any]:
+    """Remove one version for good (no delete marker); the current one takes its data with it
+    and the name then answers 404 (as upstream). The removed row."""
+    b = backend()
+    vid = parse_version_id(vid)
+    cdb = b.container_db(account, container)
+    if cdb.info() is None:
+        raise errors.NotFound()
+    cur = cdb.get_object(name)
+    if _current_matches(cur, vid):
+        return delete_object(account, container, name, versioning=False, if_ts=cur["ts"])
+    row = cdb.get_version(name, vid)
+    if row is None:
+        raise errors.NotFound()
+    removed = cdb.delete_version(name, row["ts"])
+    if removed is None:
+        raise errors.NotFound()
+    still = cdb.version_stems(name) | ({cur["ts"], cur["meta_ts"] or ""} if cur else set())
+    b.files.remove(account, container, name, {row["ts"], row["meta_ts"] or ""} - still)
+    return removed
+
+
+def list_versions(account: str, container: str, **kw: Any) -> list[dict[str, Any]]:
+    cdb = backend().container_db(account, container)
+    if cdb.info() is None:
+        raise errors.NotFound()
+    return cdb.list_versions(**kw)
+
+
+# ---------------------------------------------------------------- versioning (legacy)
 
 def _versions_config(cinfo: dict[str, Any]) -> tuple[str | None, str | None]:
     meta = cinfo["meta"]

@@ -220,6 +220,9 @@ def render_container_listing(req: Any, container: str, rows: list[dict[str, Any]
                         "content_type": ctype, "last_modified": r["last_modified"]}
                 if link:
                     item["symlink_path"] = link
+                if "is_latest" in r:
+                    item["version_id"] = r["vid"]
+                    item["is_latest"] = r["is_latest"]
                 items.append(item)
         return reply(req, 200, json.dumps(items).encode(), headers, JSON)
     if fmt == "xml":
@@ -228,9 +231,11 @@ def render_container_listing(req: Any, container: str, rows: list[dict[str, Any]
             if "subdir" in r:
                 parts.append(f"<subdir name={quoteattr(r['subdir'])}><name>{escape(r['subdir'])}</name></subdir>")
             else:
+                version = (f"<version_id>{escape(r['vid'])}</version_id>"
+                           f"<is_latest>{str(r['is_latest']).lower()}</is_latest>") if "is_latest" in r else ""
                 parts.append(f"<object><name>{escape(r['name'])}</name><hash>{escape(r['etag'])}</hash>"
                              f"<bytes>{r['size']}</bytes><content_type>{escape(split_content_type(r['content_type'])[0])}"
-                             f"</content_type><last_modified>{r['last_modified']}</last_modified></object>")
+                             f"</content_type><last_modified>{r['last_modified']}</last_modified>{version}</object>")
         parts.append("</container>")
         return reply(req, 200, "".join(parts).encode(), headers, XML)
     if not rows:

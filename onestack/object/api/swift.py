@@ -206,6 +206,8 @@ def _container_headers(info: dict[str, Any], owner: bool) -> dict[str, str]:
             h[title(k)] = v
         elif k in ("x-versions-location", "x-history-location"):
             h[title(k)] = v
+        elif k == service.VERSIONS_SYSMETA:
+            h["X-Versions-Enabled"] = v
         elif k in ("x-container-read", "x-container-write", "x-container-sync-to",
                    "x-container-sync-key") and owner:
             h[title(k)] = v
@@ -230,6 +232,16 @@ def container_get(req: Any) -> Response:
     if req.method == "HEAD":
         return reply(req, 204, b"", headers, TEXT)
     params = common.listing_params(req, service.limits().container_listing_limit)
+    if "versions" in req.query:
+        vm = req.query.get("version_marker", "")
+        if vm and not params["marker"]:
+            raise errors.BadRequest("version_marker param requires marker")
+        rows = service.list_versions(
+            account, container, prefix=params["prefix"], marker=params["marker"],
+            version_marker=service.parse_version_id(vm) if vm and vm != "null" else "",
+            end_marker=params["end_marker"], limit=params["limit"])
+        return middleware.with_cors(req, info, common.render_container_listing(
+            req, container, rows, headers))
     rows = service.list_objects(account, container, **params)
     return middleware.with_cors(req, info, common.render_container_listing(req, container, rows, headers))
 
@@ -249,8 +261,9 @@ async def container_put(req: Any) -> Response:
     try:
         existing = await run_in_threadpool(service.container_info, account, container)
         common.check_meta_totals(existing["meta"], meta, "container")
+        _check_versioning_modes(existing["meta"], meta)
     except errors.NotFound:
-        pass
+        _check_versioning_modes({}, meta)
     created = await run_in_threadpool(service.create_container, account, container, meta, policy)
     if "x-container-sync-to" in meta or "x-container-sync-key" in meta:
         await run_in_threadpool(service.register_sync, account, container, meta)
@@ -281,7 +294,26 @@ def _container_meta(req: Any) -> dict[str, str]:
     for q in ("x-container-meta-quota-bytes", "x-container-meta-quota-count"):
         if meta.get(q) and not meta[q].isdigit():
             raise errors.BadRequest("Invalid quota value.")
+    enabled = req.headers.get("x-versions-enabled")
+    if enabled is not None:
+        meta[service.VERSIONS_SYSMETA] = "True" if enabled.strip().lower() in TRUE else "False"
     return meta
+
+
+TRUE = ("true", "1", "yes", "on", "t", "y")
+
+
+def _check_versioning_modes(existing: dict[str, str], meta: dict[str, str]) -> None:
+    """The new mode (X-Versions-Enabled) and the legacy ones exclude each other (400)."""
+    after = {**existing, **meta}
+    legacy = after.get("x-versions-location") or after.get("x-history-location")
+    if meta.get(service.VERSIONS_SYSMETA) == "True" and legacy:
+        raise errors.BadRequest("Cannot enable object versioning on a container that is already "
+                                "using the legacy versioned writes feature.")
+    if (meta.get("x-versions-location") or meta.get("x-history-location")) \
+            and after.get(service.VERSIONS_SYSMETA):
+        raise errors.BadRequest("Cannot use the legacy versioned writes feature on a container "
+                                "with X-Versions-Enabled.")
 
 
 async def container_post(req: Any) -> Response:
@@ -294,6 +326,7 @@ async def container_post(req: Any) -> Response:
     meta = _container_meta(req)
     info = await run_in_threadpool(service.container_info, account, container)
     common.check_meta_totals(info["meta"], meta, "container")
+    _check_versioning_modes(info["meta"], meta)
     await run_in_threadpool(service.set_container_meta, account, container, meta)
     if "x-container-sync-to" in meta or "x-container-sync-key" in meta:
         await run_in_threadpool(service.register_sync, account, container, meta)
@@ -365,6 +398,8 @@ def _object_headers(info: service.ObjectInfo, owner: bool = True) -> dict[str, s
             h[title(k)] = v
     if info.row.get("delete_at"):
         h["X-Delete-At"] = str(info.row["delete_at"])
+    if info.row.get("vid"):
+        h["X-Object-Version-Id"] = info.row["vid"]
     if info.is_slo:
         h["X-Static-Large-Object"] = "True"
     return h
@@ -412,7 +447,10 @@ def object_get(req: Any) -> Response:
     how = common.authorize(req, account, container)
     q = req.query
     try:
-        info = service.open_object(account, container, name)
+        if "version-id" in q:
+            info = service.open_version(account, container, name, q["version-id"])
+        else:
+            info = service.open_object(account, container, name)
     except errors.NotFound:
         raise errors.NotFound(headers={"X-Trans-Id": common.trans_id(req)}) from None
     try:
@@ -557,6 +595,8 @@ async def object_put(req: Any) -> Response:
         return await middleware.extract_archive(req, account, container, name)
     middleware.tempurl_check(req, account, container, name)
     common.authorize(req, account, container, write=True)
+    if "version-id" in req.query:
+        raise errors.BadRequest("PUT requests cannot have a version-id parameter")
     cl = req.headers.get("content-length", "")
     if not (cl.isdigit() and int(cl) <= service.WRITE_BUFFER):
         # a large body is not read into a missing container; a small one is checked with
@@ -604,8 +644,10 @@ async def object_put(req: Any) -> Response:
                      HTML)
     info = await service.put_object(account, container, name, _body(req), headers, length=length,
                                     expected_etag=req.headers.get("etag"), delete_at=delete_at)
-    return reply(req, 201, b"", {"ETag": info.row["etag"], "Last-Modified": service.http_date(info.ts)},
-                 HTML)
+    out = {"ETag": info.row["etag"], "Last-Modified": service.http_date(info.ts)}
+    if info.row.get("vid"):
+        out["X-Object-Version-Id"] = info.row["vid"]
+    return reply(req, 201, b"", out, HTML)
 
 
 async def _read_limited(req: Any, limit: int) -> bytes:
@@ -626,13 +668,17 @@ async def object_copy(req: Any) -> Response:
     dc, do = common.split_ref(dest, "Destination")
     d_account = common.check_account(req.headers.get("destination-account", account))
     common.authorize(req, d_account, dc, write=True)
-    return await _copy(req, account, container, name, d_account, dc, do)
+    return await _copy(req, account, container, name, d_account, dc, do,
+                       version=req.query.get("version-id"))
 
 
 async def _copy(req: Any, s_account: str, sc: str, so: str, account: str, container: str,
-                name: str) -> Response:
+                name: str, version: str | None = None) -> Response:
     common.authorize(req, s_account, sc)
-    src = await run_in_threadpool(service.open_object, s_account, sc, so)
+    if version is not None:
+        src = await run_in_threadpool(service.open_version, s_account, sc, so, version)
+    else:
+        src = await run_in_threadpool(service.open_object, s_account, sc, so)
     try:
         q = req.query
         if src.symlink_target and q.get("symlink") != "get":
@@ -693,6 +739,8 @@ async def object_post(req: Any) -> Response:
     name = common.check_object(req.params["path"])
     middleware.tempurl_check(req, account, container, name)
     common.authorize(req, account, container, write=True)
+    if "version-id" in req.query:
+        raise errors.BadRequest("POST requests cannot have a version-id parameter")
     delete_at: Any = _parse_delete_at(req)
     if delete_at is None and req.headers.get("x-remove-delete-at") is not None:
         delete_at = None
@@ -716,5 +764,11 @@ def object_delete(req: Any) -> Response:
     common.authorize(req, account, container, write=True)
     if req.query.get("multipart-manifest") == "delete":
         return middleware.slo_delete(req, account, container, name)
-    service.delete_object(account, container, name)
-    return reply(req, 204, b"", {}, HTML)
+    if "version-id" in req.query:
+        old = service.delete_version(account, container, name, req.query["version-id"])
+        return reply(req, 204, b"", {"X-Object-Version-Id": old.get("vid") or "null"}, HTML)
+    old = service.delete_object(account, container, name)
+    out = {}
+    if old.get("marker_vid"):
+        out["X-Object-Version-Id"] = old["marker_vid"]
+    return reply(req, 204, b"", out, HTML)

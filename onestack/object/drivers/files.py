@@ -308,9 +308,10 @@ class FileStore:
                 pass
 
     def cleanup(self, account: str, container: str, obj: str, before: str,
-                inclusive: bool = False, keep: str | None = None) -> None:
+                inclusive: bool = False, keep: str | set[str] | None = None) -> None:
         """Remove this object's files older than ``before`` (best effort; newer ones are
-        in-flight writes and stay)."""
+        in-flight writes and stay; so do the ``keep`` stems: kept versions)."""
+        keep = {keep} if isinstance(keep, str) else (keep or set())
         for d in self.dirs(account, container, obj):
             try:
                 names = os.listdir(d)
@@ -319,7 +320,7 @@ class FileStore:
             left = 0
             for n in names:
                 stem = n.rsplit(".", 1)[0]
-                if n.startswith(".") or stem == keep or stem > before or (stem == before and not inclusive):
+                if n.startswith(".") or stem in keep or stem > before or (stem == before and not inclusive):
                     left += 1
                     continue
                 try:
@@ -331,6 +332,16 @@ class FileStore:
                     os.rmdir(d)
                 except OSError:
                     pass
+
+    def remove(self, account: str, container: str, obj: str, stems: set[str]) -> None:
+        """Remove this object's files with these timestamps (a deleted version)."""
+        for d in self.dirs(account, container, obj):
+            for n in os.listdir(d) if d.exists() else []:
+                if n.rsplit(".", 1)[0] in stems:
+                    try:
+                        os.unlink(d / n)
+                    except OSError:
+                        pass
 
     def link(self, s_account: str, s_container: str, s_obj: str, s_ts: str,
              account: str, container: str, obj: str, ts: str) -> None:
