@@ -78,6 +78,7 @@ def info_document() -> dict[str, Any]:
         "account_quotas": {}, "container_quotas": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "symlink": {"symlink_loop_limit": 2},
+        "object_versioning": {},
         "staticweb": {}, "crossdomain": {}, "healthcheck": {},
         "container_sync": {"realms": {}},
         "s3api": {"max_bucket_listing": 1000, "max_parts_listing": 1000,

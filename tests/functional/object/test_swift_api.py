@@ -35,7 +35,7 @@ def test_info_is_truthful(cloud):
         assert r.status == 200
         info = r.json()
         assert info["swift"]["container_listing_limit"] == 10000
-        assert {"slo", "dlo", "tempurl", "formpost", "bulk_delete", "symlink"} <= set(info)
+        assert {"slo", "dlo", "tempurl", "formpost", "bulk_delete", "symlink", "object_versioning"} <= set(info)
     for path in ("/healthcheck", "/object/healthcheck", "/object/v1/healthcheck"):
         assert cloud.request("GET", path).body == b"OK"
     for path in ("/crossdomain.xml", "/object/crossdomain.xml", "/object/v1/crossdomain.xml"):
