@@ -10,6 +10,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from starlette.responses import Response
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is in requirements.lock
+    orjson = None  # type: ignore[assignment]
+
 from onestack import errors
 from onestack.object import service
 
@@ -206,6 +211,12 @@ def split_content_type(ct: str) -> tuple[str, str | None]:
     return base, f"/v1/{account}/{target}"
 
 
+def _json(items: list[dict[str, Any]]) -> bytes:
+    if orjson is not None:
+        return orjson.dumps(items)
+    return json.dumps(items).encode()
+
+
 def render_container_listing(req: Any, container: str, rows: list[dict[str, Any]],
                              headers: dict[str, str]) -> Response:
     fmt = listing_format(req)
@@ -224,7 +235,7 @@ def render_container_listing(req: Any, container: str, rows: list[dict[str, Any]
                     item["version_id"] = r["vid"]
                     item["is_latest"] = r["is_latest"]
                 items.append(item)
-        return reply(req, 200, json.dumps(items).encode(), headers, JSON)
+        return reply(req, 200, _json(items), headers, JSON)
     if fmt == "xml":
         parts = ['<?xml version="1.0" encoding="UTF-8"?>\n', f"<container name={quoteattr(container)}>"]
         for r in rows:
