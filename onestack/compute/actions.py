@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from onestack import db
+from onestack import db, errors
 from onestack.compute import deps, flavors, scheduler
 from onestack.compute import models as m
 from onestack.compute import service as svc
@@ -353,7 +353,21 @@ def _snapshot(run: TaskRun) -> None:
         except Exception:
             pass
         raise
+    args = run.payload["args"]
+    if args.get("rotation") is not None:
+        _rotate_backups(ctx, srv.uuid, args["backup_type"], int(args["rotation"]))
     _finish(run, vm_state=srv.vm_state)
+
+
+def _rotate_backups(ctx: Any, server_id: str, backup_type: str, rotation: int) -> None:
+    """Keep the newest ``rotation`` backups of this type of the server; delete the older ones."""
+    img = deps.image()
+    backups = img.list_images(ctx, {"instance_uuid": server_id, "image_type": "backup", "backup_type": backup_type})
+    for old in backups[rotation:]:      # newest first
+        try:
+            img.delete_image(ctx, old["id"])
+        except errors.NotFound:
+            pass
 
 
 HANDLERS: dict[str, Callable[[TaskRun], None]] = {

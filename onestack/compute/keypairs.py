@@ -28,10 +28,21 @@ def fingerprint(public_key: str, key_type: str) -> str:
     return ":".join(f"{b:02x}" for b in digest)
 
 
-def generate() -> tuple[str, str]:
+def generate(key_type: str = "ssh", subject: str = "onestack") -> tuple[str, str]:
+    """(private key PEM, public key): an OpenSSH public key, or for x509 a self-signed
+    certificate (PEM) for ``subject``, as upstream generates them."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption()).decode()
+    if key_type == "x509":
+        import datetime as dt
+        from cryptography.x509.oid import NameOID
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject[:64] or "onestack")])
+        now = dt.datetime.now(dt.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now)
+                .not_valid_after(now + dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
+        return private, cert.public_bytes(serialization.Encoding.PEM).decode()
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                            serialization.PublicFormat.OpenSSH).decode()
     return private, public + " Generated-by-Nova"
@@ -53,7 +64,7 @@ def create(s: Any, user_id: str, project_id: str | None, name: str, key_type: st
         raise errors.Conflict(f"Key pair '{name}' already exists.")
     private = None
     if public_key is None:
-        private, public_key = generate()
+        private, public_key = generate(key_type, user_id)
     fp = fingerprint(public_key, key_type)
     kp = m.KeyPair(name=name, user_id=user_id, project_id=project_id, fingerprint=fp,
                    public_key=public_key, type=key_type)

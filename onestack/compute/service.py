@@ -176,10 +176,12 @@ def create_servers(s: Any, ctx: Any, body: dict[str, Any], version: Any) -> tupl
                                 "block device mapping combination is not valid.") if bdms else \
             errors.BadRequest("Missing imageRef attribute")
     if bdms:
-        deps.volume("block device mappings")
+        vol_iface = deps.volume("block device mappings")
         for b in bdms:
             if b.get("source_type") == "volume" and not b.get("uuid"):
                 raise errors.BadRequest("Block Device Mapping is Invalid: missing volume uuid.")
+            if b.get("source_type") == "volume":
+                _check_bdm_volume(vol_iface, ctx, b)
     if bfv and boot_bdm.get("source_type") == "image" and not image_ref:
         raise errors.BadRequest("Block Device Mapping is Invalid: missing image uuid.")
     networks = body.get("networks", "auto" if not version.matches("2.37") else None)
@@ -421,6 +423,34 @@ def _ip_match(srv: m.Server, pattern: str, family: int) -> bool:
 
 
 # ------------------------------------------------------------------ update / delete
+def _check_bdm_volume(vol_iface: Any, ctx: Any, bdm: dict[str, Any]) -> None:
+    """An existing volume in a block device mapping: visible, attachable, bootable when it is the
+    root disk (upstream: 400 InvalidBDM*)."""
+    try:
+        v = vol_iface.get_volume(ctx, bdm["uuid"])
+    except errors.NotFound:
+        raise errors.BadRequest(f"Block Device Mapping is Invalid: failed to get volume {bdm['uuid']}.") from None
+    if v["status"] != "available" and not (v["multiattach"] and v["status"] == "in-use"):
+        raise errors.BadRequest(f"Block Device Mapping is Invalid: volume {v['id']} status is {v['status']}; "
+                                "it must be available.")
+    if str(bdm.get("boot_index")) == "0" and not v["bootable"]:
+        raise errors.BadRequest(f"Block Device {v['id']} is not bootable.")
+
+
+def set_pinned_az(srv: m.Server, zone: str | None) -> None:
+    """2.104: unpin (None) or re-pin to the zone the server is in; anything else is a 409."""
+    if zone is None or zone == srv.pinned_az:
+        srv.pinned_az = zone
+        return
+    if srv.pinned_az is not None:
+        raise errors.Conflict(f"Server {srv.uuid} is pinned to availability zone {srv.pinned_az}; unpin it "
+                              f"before pinning it to {zone}.")
+    if zone != srv.availability_zone:
+        raise errors.Conflict(f"Server {srv.uuid} is in availability zone {srv.availability_zone}, not {zone}; "
+                              "it can only be pinned to the zone it is in.")
+    srv.pinned_az = zone
+
+
 def check_lock(ctx: Any, srv: m.Server) -> None:
     if srv.locked and not (ctx.is_admin or ctx.is_internal):
         raise Locked(id=srv.uuid)

@@ -97,6 +97,8 @@ def _resize(req: Req, s: Any, srv: m.Server, data: Any) -> Reply:
     mig = act.new_migration(s, srv, "resize", new)
     svc.start_action(s, req.ctx, srv, "resize", {"flavor": new, "migration_uuid": mig.uuid,
                                                  "old_vm_state": srv.vm_state})
+    if "OS-DCF:diskConfig" in data:
+        srv.disk_config = data["OS-DCF:diskConfig"]
     return Reply(202)
 
 
@@ -232,7 +234,10 @@ def _create_image(req: Req, server_id: str, data: Any, backup: bool = False) -> 
     try:
         with db.write() as s:
             srv = load(s, req)
-            svc.start_action(s, req.ctx, srv, prep["action"], {"image_id": image["id"]}, check_locked=False)
+            args = {"image_id": image["id"]}
+            if backup:
+                args.update(rotation=int(data["rotation"]), backup_type=data["backup_type"])
+            svc.start_action(s, req.ctx, srv, prep["action"], args, check_locked=False)
     except Exception:
         img_iface.delete_image(req.ctx, image["id"])
         raise
@@ -253,9 +258,8 @@ def _console_output(req: Req, s: Any, srv: m.Server, data: Any) -> dict:
         n = int(length)
         if n < -1:
             raise errors.BadRequest(f"Invalid input for field/attribute length. Value: {length}.")
-        if n >= 0:
-            lines = out.splitlines()
-            out = "\n".join(lines[-n:] if n else []) + ("\n" if n and lines else "")
+        if n >= 0:      # upstream's tail: the last n pieces of output.split("\n")
+            out = "\n".join(out.split("\n")[-n:]) if n else ""
     return {"output": out}
 
 

@@ -17,8 +17,18 @@ SORT_KEYS = {"created_at": "created_at", "description": "description", "disabled
              "swap": "swap", "updated_at": "created_at", "vcpu_weight": "vcpus", "vcpus": "vcpus"}
 
 
+LIST_PARAMS = {"is_public", "minRam", "minDisk", "sort_key", "sort_dir", "limit", "marker", "name"}
+
+
 def _list(req: Req, detail: bool) -> dict:
     q = req.query
+    if views.mv(req, "2.102"):     # unknown query parameters are an error from 2.102
+        unknown = sorted(set(q) - LIST_PARAMS)
+        if unknown:
+            raise errors.BadRequest(f"Invalid input for query parameters: additional properties are not allowed "
+                                    f"({', '.join(unknown)} unexpected).")
+        if q.get("sort_key") == "rxtx_factor":
+            raise errors.BadRequest("Invalid input for query parameters sort_key. Value: rxtx_factor.")
     is_public: bool | None = True
     if "is_public" in q:
         v = q["is_public"].lower()
@@ -46,6 +56,8 @@ def _list(req: Req, detail: bool) -> dict:
                                q.get("marker"))
         with_specs = detail and views.mv(req, "2.61") and req.ctx.can(
             "os_compute_api:os-flavor-extra-specs:index", {"project_id": req.ctx.project_id}, fatal=False)
+        if views.mv(req, "2.102") and q.get("name"):
+            rows = [f for f in rows if f.name == q["name"]]
         items = [views.flavor(req, f, fl.extra_specs(s, f) if with_specs else None, brief=not detail) for f in rows]
         out: dict[str, Any] = {"flavors": items}
         lk = views.collection_links(req, "flavors/detail" if detail else "flavors", rows, limit,
@@ -97,6 +109,8 @@ def create(req: Req) -> dict:
              "rxtx_factor": {"type": ["number", "string"], "pattern": r"^[0-9]+(\.[0-9]+)?$", "minimum": 0,
                              "exclusiveMinimum": True, "maximum": 3.40282e+38},
              "os-flavor-access:is_public": {"type": ["boolean", "string"]}}
+    if views.mv(req, "2.102"):
+        props.pop("rxtx_factor")
     if views.mv(req, "2.55"):
         props["description"] = DESCRIPTION
     data = body(req, obj({"flavor": obj(props, ["name", "ram", "vcpus", "disk"])}, ["flavor"]))["flavor"]

@@ -20,7 +20,7 @@ from onestack.compute.api.common import body, parse_bool, parse_time
 from onestack.compute.schemas.common import obj
 from onestack.db.base import utcnow
 
-MAX_VERSION = "2.96"
+MAX_VERSION = "2.104"
 
 
 # ------------------------------------------------------------------ versions
@@ -37,13 +37,27 @@ def versions(req: Req) -> Reply:
     v = _version(req)
     v.pop("media-types")
     v["links"] = [{"rel": "self", "href": f"{req.service_url}/v2.1/"}]
-    v2 = {"id": "v2.0", "status": "DEPRECATED", "version": "", "min_version": "", "updated": "2025-07-04T12:00:00Z",
-          "links": [{"rel": "self", "href": f"{req.service_url}/v2/"}]}
+    v2 = _version_v20(req)
+    v2.pop("media-types")
+    v2["links"] = [{"rel": "self", "href": f"{req.service_url}/v2/"}]
     return Reply(200, {"versions": [v2, v]})
+
+
+def _version_v20(req: Req) -> dict[str, Any]:
+    """The legacy v2.0 endpoint's document (no microversions)."""
+    return {"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
+            "links": [{"rel": "self", "href": f"{req.service_url}/v2/"},
+                      {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}],
+            "media-types": [{"base": "application/json",
+                             "type": "application/vnd.openstack.compute+json;version=2"}]}
 
 
 def version_v21(req: Req) -> dict:
     return {"version": _version(req)}
+
+
+def version_v20(req: Req) -> dict:
+    return {"version": _version_v20(req)}
 
 
 # ------------------------------------------------------------------ keypairs

@@ -783,6 +783,13 @@ def snapshots_delete(req: Req) -> Reply:
     return Reply(202)
 
 
+def volumes_boot(req: Req) -> Any:
+    """POST /os-volumes_boot: the old alias of POST /servers (removed in 2.103)."""
+    gate(req, "2.103")
+    from onestack.compute.api import servers
+    return servers.create(req)
+
+
 # ================================================================== assisted volume snapshots (admin/service)
 ASSISTED_BODY = obj({"snapshot": obj({
     "volume_id": {"type": "string", "minLength": 1},

@@ -1,6 +1,7 @@
 """Compute's route table (paths relative to /compute)."""
 from onestack.api.routing import route
 from onestack.compute.api import actions as a
+from onestack.compute.api import extensions as e
 from onestack.compute.api import flavors as f
 from onestack.compute.api import misc as x
 from onestack.compute.api import proxies as p
@@ -12,6 +13,8 @@ S = V + "/servers/{server_id}"
 ROUTES = [
     route("GET", "/", x.versions, auth=False, microversioned=False),
     route("GET", V, x.version_v21, auth=False, microversioned=False),
+    route("GET", "/v2", x.version_v20, auth=False, microversioned=False),
+    route("GET", V + "/extensions", e.index), route("GET", V + "/extensions/{alias}", e.show),
     # servers
     route("GET", V + "/servers", s.index), route("POST", V + "/servers", s.create),
     route("GET", V + "/servers/detail", s.detail),
@@ -88,7 +91,7 @@ ROUTES = [
     route("GET", V + "/os-server-groups", x.groups_index), route("POST", V + "/os-server-groups", x.groups_create),
     route("GET", V + "/os-server-groups/{group_id}", x.groups_show),
     route("DELETE", V + "/os-server-groups/{group_id}", x.groups_delete),
-    route("GET", V + "/os-simple-tenant-usage", x.usage_index),
+    route("GET", V + "/os-simple-tenant-usage", x.usage_index, trailing_slash=False),
     route("GET", V + "/os-simple-tenant-usage/{tenant_id}", x.usage_show),
     route("GET", V + "/os-migrations", x.migrations_index),
     route("GET", V + "/os-hosts", x.hosts_index), route("GET", V + "/os-hosts/{host_name}", x.hosts_show),
@@ -127,7 +130,7 @@ ROUTES = [
     route("GET", V + "/os-snapshots/detail", p.snapshots_detail),
     route("GET", V + "/os-snapshots/{snapshot_id}", p.snapshots_show),
     route("DELETE", V + "/os-snapshots/{snapshot_id}", p.snapshots_delete),
-    route("POST", V + "/os-volumes_boot", s.create),
+    route("POST", V + "/os-volumes_boot", p.volumes_boot),
     route("POST", V + "/os-assisted-volume-snapshots", p.assisted_create),
     route("DELETE", V + "/os-assisted-volume-snapshots/{snapshot_id}", p.assisted_delete),
     route("GET", V + "/os-instance_usage_audit_log", p.audit_index),

@@ -74,8 +74,10 @@ def _list(req: Req, detail: bool) -> dict:
         if key in ("all_tenants", "limit", "marker", "sort_key", "sort_dir", "fields"):
             continue
         if key not in _USER_FILTERS and key not in _ADMIN_FILTERS:
-            if views.mv(req, "2.0"):
-                continue  # unknown filters are ignored (upstream additionalProperties True for index)
+            if views.mv(req, "2.102"):
+                raise errors.BadRequest(f"Invalid input for query parameters: additional properties are not "
+                                        f"allowed ({key} was unexpected).")
+            continue  # before 2.102 unknown filters are ignored
         if key in _ADMIN_FILTERS and key not in _USER_FILTERS and not admin_filters:
             continue
         if key == "status":
@@ -93,7 +95,7 @@ def _list(req: Req, detail: bool) -> dict:
         elif key == "deleted":
             f["deleted"] = parse_bool(value, "deleted") if admin_filters or req.ctx.is_admin else False
         elif key in ("project_id", "tenant_id"):
-            if all_tenants or admin_filters:
+            if all_tenants:     # upstream: without all_tenants the caller's project is listed
                 f["project_id"] = value
         elif key == "power_state":
             f[key] = int_param(value, key)
@@ -112,8 +114,7 @@ def _list(req: Req, detail: bool) -> dict:
     if f.get("changes-since") and f.get("changes-before") and f["changes-since"] > f["changes-before"]:
         raise errors.BadRequest("The value of changes-since must be less than or equal to changes-before.")
     if not all_tenants:
-        if not (admin_filters and f.get("project_id")):
-            f["project_id"] = req.ctx.project_id
+        f["project_id"] = req.ctx.project_id
     limit = parse_limit(req.query.get("limit"), default=1000)
     marker = req.query.get("marker")
     keys = req.query_all("sort_key")
@@ -195,6 +196,8 @@ def update(req: Req) -> dict:
             srv.disk_config = data["OS-DCF:diskConfig"]
         if "hostname" in data:
             srv.hostname = data["hostname"]
+        if "pinned_availability_zone" in data:
+            svc.set_pinned_az(srv, data["pinned_availability_zone"])
         from onestack.db.base import utcnow
         srv.updated_at = utcnow()
         s.flush()

@@ -380,6 +380,8 @@ def volumes_create(req: Req) -> dict:
         s.add(a)
         svc.record_action(s, req.ctx, srv.uuid, "attach_volume", srv.project_id)
         s.flush()
+        if views.mv(req, "2.101"):
+            return Reply(202)
         return {"volumeAttachment": _att_view(req, a)}
 
 
@@ -409,6 +411,9 @@ def volumes_delete(req: Req) -> Reply:
             raise errors.NotFound(f"Volume {req.params['volume_id']} is not attached to the instance")
         if a.boot_index == 0:
             raise errors.Forbidden("Can't detach root device volume")
+        if srv.vm_state not in (st.ACTIVE, st.PAUSED, st.STOPPED, st.SUSPENDED, st.RESIZED, st.SOFT_DELETED,
+                                st.SHELVED, st.SHELVED_OFFLOADED) or srv.task_state is not None:
+            raise InvalidState(action="detach_volume", id=srv.uuid, attr="vm_state", state=srv.vm_state)
         host, inst, device = srv.host, svc.instance_dict(srv), a.device
     vol = deps.volume("volume attachments")
     if host:

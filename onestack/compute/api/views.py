@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 from typing import Any
 
 from onestack.api.routing import Req
@@ -16,6 +17,14 @@ def ts(value: dt.datetime | None) -> str | None:
 
 def ts_usec(value: dt.datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def _ip(value: str | None) -> str:
+    """An access IP in canonical form (upstream stores the parsed address)."""
+    try:
+        return str(ipaddress.ip_address(value)) if value else ""
+    except ValueError:
+        return value or ""
 
 
 def mv(req: Req, version: str) -> bool:
@@ -55,6 +64,8 @@ def flavor(req: Req, f: Any, extra_specs: dict[str, str] | None = None, brief: b
                 "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb, "OS-FLV-DISABLED:disabled": f.disabled,
                 "swap": f.swap if (f.swap or mv(req, "2.75")) else "",
                 "rxtx_factor": f.rxtx_factor, "os-flavor-access:is_public": f.is_public})
+    if mv(req, "2.102"):
+        del out["OS-FLV-DISABLED:disabled"], out["rxtx_factor"]
     if mv(req, "2.61") and extra_specs is not None:
         out["extra_specs"] = extra_specs
     return out
@@ -104,8 +115,8 @@ def server(req: Req, srv: Any, ctx_admin: bool, extra: dict[str, Any] | None = N
         "metadata": dict(srv.metadata_ or {}), "hostId": host_id(srv.project_id, srv.host),
         "image": _image(req, srv), "flavor": _flavor(req, srv, show_extra_specs),
         "created": ts(srv.created_at), "updated": ts(srv.updated_at),
-        "addresses": srv.addresses_cache or {}, "accessIPv4": srv.access_ip_v4 or "",
-        "accessIPv6": srv.access_ip_v6 or "", "links": links(req, "servers", srv.uuid),
+        "addresses": srv.addresses_cache or {}, "accessIPv4": _ip(srv.access_ip_v4),
+        "accessIPv6": _ip(srv.access_ip_v6), "links": links(req, "servers", srv.uuid),
         "OS-DCF:diskConfig": srv.disk_config or "MANUAL",
         "OS-EXT-AZ:availability_zone": srv.availability_zone or "",
         "config_drive": srv.config_drive or "", "key_name": srv.key_name,

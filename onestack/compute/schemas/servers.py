@@ -91,6 +91,8 @@ def update(v) -> dict:
     if v.matches("2.90"):
         props["hostname"] = {"type": "string", "minLength": 1, "maxLength": 255 if v.matches("2.94") else 63,
                              "pattern": r"^[a-zA-Z0-9.-]+$" if v.matches("2.94") else r"^[a-zA-Z0-9-]+$"}
+    if v.matches("2.104"):
+        props["pinned_availability_zone"] = {"type": ["string", "null"], "minLength": 1, "maxLength": 255}
     return obj({"server": obj(props)}, ["server"])
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-LATEST = "2.96"
+LATEST = "2.104"
 
 
 class Nova:
