@@ -324,10 +324,11 @@ def _ensure_dhcp_port(net_id: str, port_id: str | None, subnets: list[str]) -> N
             if port is None:
                 host = socket.gethostname()
                 device = f"dhcp{uuid.uuid5(uuid.NAMESPACE_DNS, host)}-{net_id}"
-                svc.create_port(s, ctx, {"project_id": net.project_id, "device_owner": DHCP_OWNER,
-                                         "device_id": device, "binding_host_id": host,
-                                         "fixed_ips": [{"subnet_id": x} for x in subnets] or None,
-                                         "security_groups": [], "port_security_enabled": False}, net)
+                port = svc.create_port(s, ctx, {"project_id": net.project_id, "device_owner": DHCP_OWNER,
+                                                "device_id": device, "binding_host_id": host,
+                                                "fixed_ips": [{"subnet_id": x} for x in subnets] or None,
+                                                "security_groups": [], "port_security_enabled": False}, net)
+                port.status, port.binding_vif_type = "ACTIVE", "bridge"
             else:
                 svc.update_port(s, ctx, port, {"fixed_ips": [*port.fixed_ips, *({"subnet_id": x} for x in subnets)]})
     except Exception as e:
