@@ -128,8 +128,10 @@ class ChunkStore:
     def __init__(self, blobs: Any):
         self.blobs = blobs
 
-    def backup(self, backup_id: str, source: Path, parent_id: str | None = None) -> dict[str, Any]:
-        """Store ``source``; returns the manifest (with how many chunks were new)."""
+    def backup(self, backup_id: str, source: Path, parent_id: str | None = None,
+               volume_metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        """Store ``source``; returns the manifest (with how many chunks were new). The
+        volume's metadata travels in the manifest and comes back on restore."""
         chunks: list[str | None] = []
         new = 0
         size = source.stat().st_size
@@ -152,7 +154,7 @@ class ChunkStore:
                     new += 1
                 chunks.append(digest)
         manifest = {"backup_id": backup_id, "parent_id": parent_id, "size": size, "chunk_size": CHUNK,
-                    "chunks": chunks, "new_chunks": new}
+                    "chunks": chunks, "new_chunks": new, "volume_metadata": dict(volume_metadata or {})}
         self.put_manifest(backup_id, manifest)
         return manifest
 
@@ -166,8 +168,9 @@ class ChunkStore:
         known = set(self.blobs.names("chunks/"))
         return [d for d in manifest["chunks"] if d and f"chunks/{d}" not in known]
 
-    def restore(self, backup_id: str, dest: Path) -> None:
-        """Write the backup's content over ``dest`` (a raw file at least as large)."""
+    def restore(self, backup_id: str, dest: Path) -> dict[str, Any]:
+        """Write the backup's content over ``dest`` (a raw file at least as large); returns
+        the manifest."""
         man = self.manifest(backup_id)
         with open(dest, "r+b") as f:
             for i, digest in enumerate(man["chunks"]):
@@ -181,6 +184,7 @@ class ChunkStore:
                     f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        return man
 
     def delete(self, backup_id: str) -> None:
         name = f"manifests/{backup_id}.json"

@@ -46,7 +46,12 @@ def default_quotas() -> dict[str, int]:
 
 
 def quotas(s: Any, project_id: str) -> dict[str, int]:
+    """Limits of a project: the defaults ([volume] quota_*, overridden by the "default"
+    quota class, as upstream), then the project's own rows."""
     out = default_quotas()
+    if project_id != class_key("default"):
+        out.update({q.resource: q.hard_limit for q in s.scalars(
+            select(m.Quota).where(m.Quota.project_id == class_key("default")))})
     for t in s.scalars(select(m.VolumeType).where(m.VolumeType.deleted.is_(False))):
         for res in ("volumes", "snapshots", "gigabytes"):
             out[f"{res}_{t.name}"] = -1
@@ -649,9 +654,15 @@ def legacy_detach(ctx: Any, volume_id: str, attachment_id: str | None) -> None:
         elif len(atts) > 1:
             raise verr.InvalidVolume("Invalid volume: Volume is attached more than once; name the "
                                      "attachment_id to detach.")
-        if not atts:
-            raise verr.InvalidVolume(f"Invalid volume: Volume {v.id} is not attached.")
+        if not atts and attachment_id:
+            raise verr.InvalidVolume(f"Invalid volume: Volume {v.id} has no attachment {attachment_id}.")
         ids = [a.id for a in atts]
+    if not ids:  # as upstream: detaching a volume that is not attached just makes it available
+        with db.write() as s:
+            v = get_volume(s, ctx, volume_id)
+            if v.status not in ("maintenance", "deleting"):
+                v.status, v.attach_status = "available", "detached"
+        return
     for aid in ids:
         delete_attachment(ctx, aid)
 

@@ -107,22 +107,30 @@ def _copy_across(src: m.Volume, dst: m.Volume) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _restore_into(backup_id: str, v: m.Volume) -> None:
+def _restore_into(backup_id: str, v: m.Volume, new: bool = True) -> None:
+    """Write the backup's bytes into volume ``v`` (``new``: its file does not exist yet),
+    then give it the metadata the source volume had."""
     drv = drivers.get(v.backend)
     if drv.volume_format == "raw":
-        drv.create(v.id, v.size)
-        chunk_store(backup_id).restore(backup_id, drv.path(v.id))
-        return
-    tmp = drv.root / f".tmp-restore-{v.id}"
-    drv.setup()
-    try:
-        with open(tmp, "wb") as f:
-            f.truncate(v.size << 30)
-        chunk_store(backup_id).restore(backup_id, tmp)
-        drv.delete(v.id)
-        drv.create_from_file(v.id, v.size, tmp, "raw")
-    finally:
-        tmp.unlink(missing_ok=True)
+        if new:
+            drv.create(v.id, v.size)
+        man = chunk_store(backup_id).restore(backup_id, drv.path(v.id))
+    else:
+        tmp = drv.root / f".tmp-restore-{v.id}"
+        drv.setup()
+        try:
+            with open(tmp, "wb") as f:
+                f.truncate(v.size << 30)
+            man = chunk_store(backup_id).restore(backup_id, tmp)
+            drv.delete(v.id)
+            drv.create_from_file(v.id, v.size, tmp, "raw")
+        finally:
+            tmp.unlink(missing_ok=True)
+    if man.get("volume_metadata"):
+        with db.write() as s:
+            row = s.get(m.Volume, v.id)
+            if row is not None:
+                row.metadata_ = {**man["volume_metadata"], **(row.metadata_ or {})}
 
 
 def finish_create(run: TaskRun) -> None:
@@ -319,12 +327,12 @@ def backup_data(run: TaskRun) -> None:
         return
     drv = drivers.get(v.backend)
     if drv.volume_format == "raw":
-        man = chunk_store(b.id).backup(b.id, drv.path(v.id), b.parent_id)
+        man = chunk_store(b.id).backup(b.id, drv.path(v.id), b.parent_id, v.metadata_)
     else:
         tmp = drv.root / f".tmp-backup-{b.id}"
         try:
             drv.export(v.id, tmp, "raw")
-            man = chunk_store(b.id).backup(b.id, tmp, b.parent_id)
+            man = chunk_store(b.id).backup(b.id, tmp, b.parent_id, v.metadata_)
         finally:
             tmp.unlink(missing_ok=True)
     run.payload["object_count"] = len([c for c in man["chunks"] if c])
@@ -366,11 +374,7 @@ def backup_delete_failed(run: TaskRun, error: str) -> None:
 def restore_data(run: TaskRun) -> None:
     v = _volume(run.payload["volume_id"])
     if v is not None:
-        drv = drivers.get(v.backend)
-        if drv.volume_format == "raw":
-            chunk_store(run.resource_id).restore(run.resource_id, drv.path(v.id))
-        else:
-            _restore_into(run.resource_id, v)
+        _restore_into(run.resource_id, v, new=False)
 
 
 def finish_restore(run: TaskRun) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from onestack import db, errors
+from onestack.api import pagination
 from onestack.api.routing import Reply, Req
 from onestack.api.schema import validate
 from onestack.volume import groups, views
@@ -31,7 +32,11 @@ def group_types_index(req: Req) -> dict[str, Any]:
     req.ctx.can("group:group_types:get_all", target(req))
     raw = req.query.get("is_public")
     is_public = None if raw is None or raw.lower() == "none" else parse_bool(raw, "is_public")
-    return {"group_types": [views.group_type(t, admin(req)) for t in groups.list_group_types(req.ctx, is_public)]}
+    rows = groups.list_group_types(req.ctx, is_public)
+    for key, direction in reversed(pagination.parse_sort(req, ["name", "id", "created_at", "is_public",
+                                                               "description"], [("name", "asc")])):
+        rows.sort(key=lambda t: (getattr(t, key) is None, getattr(t, key)), reverse=direction == "desc")
+    return {"group_types": [views.group_type(t, admin(req)) for t in rows]}
 
 
 def group_type_show(req: Req) -> dict[str, Any]:
