@@ -24,7 +24,7 @@ class NetworkConf:
     default_availability_zone: str = "nova"
     # Data plane: "linux" (bridges, dnsmasq, router namespaces, nftables; needs root + ip,
     # nft, dnsmasq), "fake" (remembers only), "auto" (linux when this host can run it).
-    driver: str = "fake"
+    driver: str = "auto"
     # How long an API write waits for the agent to apply it to the data plane (seconds;
     # 0 = do not wait).
     agent_sync_timeout: float = 20.0
