@@ -17,66 +17,179 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
             "port": getattr(args, "port", None), "roles": getattr(args, "roles", None)}
 
 
-def _settings(args: argparse.Namespace, names: list[str] | None = None) -> Any:
+def _settings(args: argparse.Namespace, names: list[str] | None = None,
+              partial: bool = False) -> Any:
     from onestack import conf, roles
-    # Importing the services first registers their config sections.
+    # Importing the services first registers their config sections (``partial``: only
+    # these services now, the others' sections are added by conf.extend once imported).
     roles.load(names if names is not None else roles.SERVICES)
-    settings = conf.load(_flags(args), config_file=getattr(args, "config", None))
+    settings = conf.load(_flags(args), config_file=getattr(args, "config", None), partial=partial)
     conf.set_current(settings)
     return settings
 
 
-def prepare(settings: Any, names: list[str], admin_password: str | None = None) -> Any:
-    """Everything before serving: DB, migrations, policy, recovery, service start-up."""
-    from onestack import db, log, policy, roles
-    from onestack.db import migrate
-    from onestack.tasks import recovery
-    import onestack.tasks.models  # noqa: F401  (the tasks table)
-
+def _open(settings: Any) -> None:
+    from onestack import db, log
     log.setup(settings.core.log_level)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.state_dir, 0o700)
     db.init(settings.database_url)
+
+
+def _register(services: list[Any], all_services: list[Any]) -> None:
+    """Policies of ``services``; then every task kind and recovery of unfinished tasks."""
+    from onestack import policy, tasks
+    from onestack.tasks import recovery
+    import onestack.tasks.models  # noqa: F401  (the tasks table)
+    for spec in services:
+        policy.register(spec.policies)
+    for spec in all_services:
+        for t in spec.tasks:
+            tasks.register(t)
+    recovery.recover()
+
+
+def _sweep() -> None:
+    from onestack.dataplane import host
+    if host.has_owners():   # a real driver started: remove what a crash left behind
+        host.sweep()
+
+
+def prepare(settings: Any, names: list[str], admin_password: str | None = None) -> Any:
+    """Everything before serving: DB, migrations, policy, recovery, service start-up."""
+    from onestack import conf, policy, roles
+    from onestack.db import migrate
+
+    _open(settings)
     services = roles.load(names)
+    conf.extend(settings)
     if migrate.pending():
         migrate.upgrade()
     for spec in services:
         policy.register(spec.policies)
     policy.load_file(settings.core.policy_file or str(settings.state_dir / "policy.yaml"))
-    from onestack import tasks
-    for spec in services:
-        for t in spec.tasks:
-            tasks.register(t)
-    recovery.recover()
+    _register([], services)
     cloud = roles.Cloud(settings, services)
     if admin_password:
         cloud.admin_password = admin_password  # type: ignore[attr-defined]
     for spec in services:
         if spec.on_start is not None:
             spec.on_start(cloud)
-    from onestack.dataplane import host
-    if host.has_owners():   # a real driver started: remove what a crash left behind
-        host.sweep()
+    _sweep()
     return cloud
 
 
-def serve(cloud: Any) -> None:
+# ---------------------------------------------------------------- staged start
+# On a database already at the migration heads, `onestack up` serves identity first and
+# imports/starts the other services in a background thread ("loader"); a request that
+# only a service still loading can route waits for it (app.App.loading). Identity needs
+# nothing from the others, and the others' on_start/recovery/task engine run in the same
+# order as in a one-stage start. An empty or outdated database (migrations pending), or a
+# public URL that changed since the catalog was written, starts in one stage.
+def prepare_first(settings: Any, admin_password: str | None = None) -> Any | None:
+    """Stage one: identity only. None when the start must be done in one stage."""
+    from onestack import policy, roles
+    from onestack.db import migrate
+
+    _open(settings)
+    if migrate.pending():
+        return None
+    from onestack.identity import bootstrap
+    if not bootstrap.catalog_current(settings):
+        return None
+    services = roles.load(["identity"])
+    for spec in services:
+        policy.register(spec.policies)
+    policy.load_file(settings.core.policy_file or str(settings.state_dir / "policy.yaml"))
+    cloud = roles.Cloud(settings, services)
+    if admin_password:
+        cloud.admin_password = admin_password  # type: ignore[attr-defined]
+    for spec in services:
+        if spec.on_start is not None:
+            spec.on_start(cloud)
+    return cloud
+
+
+def prepare_rest(cloud: Any, names: list[str]) -> list[Any]:
+    """Stage two: import and start the services after identity (in the loader thread)."""
+    from onestack import conf, roles
+    from onestack.identity import bootstrap
+
+    rest = roles.load([n for n in names if n not in {s.name for s in cloud.services}])
+    conf.extend(cloud.settings)
+    _register(rest, cloud.services + rest)
+    bootstrap.ensure_catalog(cloud.settings, rest)
+    cloud.services = cloud.services + rest
+    for spec in rest:
+        if spec.on_start is not None:
+            spec.on_start(cloud)
+    _sweep()
+    return rest
+
+
+def serve(cloud: Any, pending: list[str] | None = None) -> None:
+    """Serve ``cloud``; with ``pending`` service names, start those in the background."""
+    import asyncio
+    import threading
     import uvicorn
     from onestack.app import App
     from onestack.tasks import ENGINE
 
     settings = cloud.settings
     app = App(settings, cloud.services)
-    ENGINE.start(settings.core.task_workers)
-    status = {"pid": os.getpid(), "url": settings.public_url,
-              "services": [s.name for s in cloud.services],
-              "clouds_yaml": str(settings.state_dir / "clouds.yaml"),
-              "started_at": time.time()}
     status_file = settings.state_dir / "onestack.json"
-    status_file.write_text(json.dumps(status))
+    started: list[Any] = []
+
+    def _write_status(ready: bool) -> dict[str, Any]:
+        status = {"pid": os.getpid(), "url": settings.public_url,
+                  "services": [s.name for s in cloud.services],
+                  "clouds_yaml": str(settings.state_dir / "clouds.yaml"),
+                  "started_at": started_at, "ready": ready}
+        tmp = status_file.with_name(".onestack.json.tmp")
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, status_file)
+        return status
+
+    def _ready() -> None:
+        ENGINE.start(settings.core.task_workers)
+        started.append(True)
+        status = _write_status(True)
+        print(f"onestack: serving {', '.join(status['services'])} at {settings.public_url}\n"
+              f"onestack: clouds.yaml at {status['clouds_yaml']} — "
+              f"export OS_CLIENT_CONFIG_FILE={status['clouds_yaml']} OS_CLOUD=onestack-admin",
+              flush=True)
+
+    def _load_rest(loop: asyncio.AbstractEventLoop, names: list[str]) -> None:
+        from onestack.conf import ConfigError
+        try:
+            rest = prepare_rest(cloud, names)
+        except ConfigError as e:
+            print(f"onestack: configuration error: {e}", file=sys.stderr, flush=True)
+            os._exit(2)
+        except BaseException:
+            import logging
+            logging.getLogger("onestack").exception("start-up of %s failed", ", ".join(names))
+            os._exit(1)
+        _ready()
+
+        def _mount() -> None:
+            app.add_services(rest)
+            app.loading.set()
+        loop.call_soon_threadsafe(_mount)
+
+    if pending:
+        app.loading = asyncio.Event()
+
+        def _start_loader() -> None:
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=_load_rest, args=(loop, pending), name="onestack-loader",
+                             daemon=True).start()
+        app.on_startup.append(_start_loader)
+    started_at = time.time()
 
     def _stop() -> None:
-        ENGINE.stop()
+        if started:
+            ENGINE.stop()
         for spec in cloud.services:
             if spec.on_stop is not None:
                 spec.on_stop()
@@ -87,18 +200,24 @@ def serve(cloud: Any) -> None:
                             loop="auto", http="auto", timeout_graceful_shutdown=5,
                             proxy_headers=False, server_header=False)
     server = uvicorn.Server(config)
-    print(f"onestack: serving {', '.join(status['services'])} at {settings.public_url}\n"
-          f"onestack: clouds.yaml at {status['clouds_yaml']} — "
-          f"export OS_CLIENT_CONFIG_FILE={status['clouds_yaml']} OS_CLOUD=onestack-admin",
-          flush=True)
+    if pending:
+        _write_status(False)
+    else:
+        _ready()
     server.run()
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from onestack import roles
     names = roles.service_names(args.roles or "all")
-    settings = _settings(args, names)
     password = args.admin_password or os.environ.get("ONESTACK_ADMIN_PASSWORD")
+    staged = len(names) > 1 and names[0] == "identity"
+    settings = _settings(args, names[:1] if staged else names, partial=staged)
+    if staged and settings.core.staged_start:
+        cloud = prepare_first(settings, password)
+        if cloud is not None:
+            serve(cloud, pending=names[1:])
+            return 0
     cloud = prepare(settings, names, password)
     serve(cloud)
     return 0
@@ -138,6 +257,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if alive and answering else 1
 
 
+def _teardown_dataplane(args: argparse.Namespace, state: Path) -> int:
+    """Instances, namespaces, bridges... of this cloud go with its state (their ledger is in it)."""
+    if not (state / "dp").exists() or os.geteuid() != 0:
+        return 0
+    from onestack.dataplane import host
+    args.state_dir = str(state)
+    _settings(args, [])
+    return len(host.teardown())
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
     state = Path(os.path.expanduser(args.state_dir or os.environ.get("ONESTACK_STATE_DIR")
                                     or "~/.local/share/onestack"))
@@ -161,8 +290,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("onestack: reset cancelled")
             return 1
+    removed = _teardown_dataplane(args, state)
     shutil.rmtree(state)
-    print(f"onestack: wiped {state}")
+    print(f"onestack: wiped {state}" + (f" and removed {removed} kernel object(s)" if removed else ""))
     return 0
 
 

@@ -128,10 +128,19 @@ def base_objects() -> set[str]:
 
 def sweep() -> list:
     """Remove every object of this cloud that no registered owner keeps; returns them."""
-    from onestack.dataplane import inventory
     keep = base_objects()
     for name, fn in list(_OWNERS.items()):
         keep |= set(fn())
+    return _sweep(keep)
+
+
+def teardown() -> list:
+    """Remove every kernel object of this cloud, live or not (``onestack reset``)."""
+    return _sweep(set())
+
+
+def _sweep(keep: set[str]) -> list:
+    from onestack.dataplane import inventory
     mine = claimed()
     ns = host_ns()
     sd = str(state_dir().resolve())
@@ -141,7 +150,7 @@ def sweep() -> list:
     ours = [o for o in objs if o.name not in keep and (
         o.kind in ("mount", "loop", "runc", "process")
         or o.name in mine or (o.netns is not None and o.netns in mine)
-        or (ns is not None and o.netns == ns))]
+        or (ns is not None and (o.netns == ns or o.name == ns)))]
     if ours:
         removed = inventory.cleanup(sd, keep, only=sorted({o.name for o in ours}))
         extra = {o.name for o in removed} - {o.name for o in ours}

@@ -82,3 +82,24 @@ def test_host_namespace_is_per_cloud(cloud_settings):
         conf.set_current(previous)
     conf.set_current(conf.load({"state_dir": cloud_settings}, env={"ONESTACK_DATAPLANE__HOST_NETNS": "root"}))
     assert host.host_ns() is None
+
+
+def test_teardown_removes_everything_of_this_cloud_only(cloud_settings):
+    """`onestack reset` calls host.teardown(): live objects go too, another cloud's stay."""
+    live, foreign = names.instance_netns(uid()), names.instance_netns(uid())
+    hns = host.host_ns()
+    bridge = names.bridge(uid())
+    try:
+        host.claim(live)
+        for ns in (live, foreign, hns):
+            net.ensure_netns(ns)
+        net.ensure_bridge(bridge, ns=hns)
+        host.register_owner("test", lambda: {live, bridge})
+        removed = {(o.kind, o.name) for o in host.teardown()}
+        assert {("netns", live), ("netns", hns)} <= removed
+        present = _namespaces()
+        assert live not in present and hns not in present
+        assert foreign in present
+    finally:
+        for ns in (live, foreign, hns):
+            net.remove_netns(ns)
