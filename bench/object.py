@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 REPO = common.REPO
-ANCHORS = REPO.parent / "shared" / "reference" / "anchors"
+ANCHORS = Path(os.environ.get("ONESTACK_ANCHORS", REPO.parent / "shared" / "reference" / "anchors"))
 BIN = Path(sys.executable).parent
 
 

@@ -163,8 +163,8 @@ def authenticate(req: Any) -> None:
                            "".join(headers), signed, payload])
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, f"{date}/{region}/{svc}/aws4_request",
                          hashlib.sha256(canonical.encode()).hexdigest()])
-    want = hmac.new(_signing_key(cred["secret"], date, region, svc), to_sign.encode(),
-                    hashlib.sha256).hexdigest()
+    key = _signing_key(cred["secret"], date, region, svc)
+    want = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(want, signature):
         raise S3Error(403, "SignatureDoesNotMatch", "The request signature we calculated does not "
                       "match the signature you provided. Check your key and signing method.")
@@ -173,12 +173,36 @@ def authenticate(req: Any) -> None:
                              request_id=req.ctx.request_id, service="object")
     req.s3_account = service.limits().reseller_prefix + project
     req.s3_payload = payload
+    # what a signed aws-chunked body's chunk signatures chain from
+    req.s3_chunk_signing = (key, amz_date, f"{date}/{region}/{svc}/aws4_request", signature)
 
 
 # ---------------------------------------------------------------- bodies
 
-async def _aws_chunked(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Decode aws-chunked framing (chunk signatures and trailers are not re-verified)."""
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class _ChunkSigner:
+    """Checks each chunk's signature of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body: every
+    chunk signs the previous signature (the first, the request's own) and its data's hash."""
+
+    def __init__(self, key: bytes, amz_date: str, scope: str, seed: str):
+        self.key, self.amz_date, self.scope, self.prev = key, amz_date, scope, seed
+
+    def check(self, signature: str | None, data: bytes) -> None:
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", self.amz_date, self.scope, self.prev,
+                             EMPTY_SHA256, hashlib.sha256(data).hexdigest()])
+        want = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if signature is None or not hmac.compare_digest(want, signature):
+            raise S3Error(403, "SignatureDoesNotMatch", "The request signature we calculated does not "
+                          "match the signature you provided (aws-chunked chunk signature).")
+        self.prev = want
+
+
+async def _aws_chunked(stream: AsyncIterator[bytes], signer: _ChunkSigner | None = None
+                       ) -> AsyncIterator[bytes]:
+    """Decode aws-chunked framing; with ``signer`` every chunk's signature is verified
+    (trailers, when a client sends them, are read and not verified)."""
     buf = bytearray()
     it = stream.__aiter__()
     done = False
@@ -198,19 +222,28 @@ async def _aws_chunked(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             if not await more():
                 raise S3Error(400, "IncompleteBody", "Truncated aws-chunked body")
         line, _, rest = bytes(buf).partition(b"\r\n")
+        size_s, _, ext = line.partition(b";")
         try:
-            size = int(line.split(b";")[0].strip(), 16)
+            size = int(size_s.strip(), 16)
         except ValueError:
             raise S3Error(400, "InvalidRequest", "Malformed aws-chunked body") from None
+        sig = None
+        if ext.strip().startswith(b"chunk-signature="):
+            sig = ext.strip()[len(b"chunk-signature="):].decode("latin-1")
         del buf[:len(line) + 2]
         if size == 0:
+            if signer is not None:
+                signer.check(sig, b"")
             while await more():
                 pass
             return
         while len(buf) < size + 2:
             if not await more():
                 raise S3Error(400, "IncompleteBody", "Truncated aws-chunked body")
-        yield bytes(buf[:size])
+        data = bytes(buf[:size])
+        if signer is not None:
+            signer.check(sig, data)
+        yield data
         del buf[:size + 2]
 
 
@@ -218,7 +251,10 @@ async def _payload(req: Any) -> AsyncIterator[bytes]:
     sha = getattr(req, "s3_payload", "UNSIGNED-PAYLOAD")
     stream: AsyncIterator[bytes] = req.raw.stream()
     if sha.startswith("STREAMING-") or "aws-chunked" in req.headers.get("content-encoding", ""):
-        stream = _aws_chunked(stream)
+        signer = None
+        if sha in ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"):
+            signer = _ChunkSigner(*req.s3_chunk_signing)
+        stream = _aws_chunked(stream, signer)
     if re.fullmatch(r"[0-9a-f]{64}", sha):
         h = hashlib.sha256()
         async for c in stream:
@@ -739,13 +775,7 @@ async def _copy(req: Any, account: str, bucket: str, key: str, src: str) -> Resp
     except errors.NotFound:
         raise no_key() from None
     try:
-        etag = _etag_of(info).strip('"')
-        cim = req.headers.get("x-amz-copy-source-if-match")
-        if cim and cim.strip('"') != etag:
-            raise S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
-        cinm = req.headers.get("x-amz-copy-source-if-none-match")
-        if cinm and cinm.strip('"') == etag:
-            raise S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+        _copy_preconditions(req, info)
         directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
         if directive == "REPLACE":
             headers = _user_headers(req, key)
@@ -868,11 +898,68 @@ async def _upload_part(req: Any, account: str, bucket: str, key: str) -> Respons
     marker = await run_in_threadpool(_check_upload, account, bucket, key, q["uploadId"])
     marker.close()
     if req.headers.get("x-amz-copy-source"):
-        raise S3Error(501, "NotImplemented", "UploadPartCopy is not implemented.")
+        return await _upload_part_copy(req, account, bucket, key, n)
     info = await service.put_object(account, bucket + SEGMENTS, _part_name(key, q["uploadId"], n),
                                     _payload(req), {"content-type": "application/octet-stream"},
                                     length=_length(req), expected_etag=_content_md5(req))
     return _empty(req, 200, {"ETag": f'"{info.row["etag"]}"'})
+
+
+def _copy_source(req: Any, account: str) -> service.ObjectInfo:
+    """The object named by x-amz-copy-source (read access checked), or NoSuchKey."""
+    src = unquote(req.headers["x-amz-copy-source"].split("?", 1)[0]).lstrip("/")
+    sb, _, sk = src.partition("/")
+    if not sb or not sk:
+        raise S3Error(400, "InvalidArgument", "Copy Source must mention the source bucket and key")
+    common.authorize(req, account, sb)
+    try:
+        return service.open_object(account, sb, sk)
+    except errors.NotFound:
+        raise no_key() from None
+
+
+def _copy_preconditions(req: Any, src: service.ObjectInfo) -> None:
+    etag = _etag_of(src).strip('"')
+    cim = req.headers.get("x-amz-copy-source-if-match")
+    cinm = req.headers.get("x-amz-copy-source-if-none-match")
+    if (cim and cim.strip('"') != etag) or (cinm and cinm.strip('"') == etag):
+        raise S3Error(412, "PreconditionFailed",
+                      "At least one of the pre-conditions you specified did not hold")
+
+
+def _copy_range(value: str | None, total: int) -> tuple[int, int]:
+    """x-amz-copy-source-range ``bytes=first-last`` (inclusive) as [start, end)."""
+    if value is None:
+        return 0, total
+    m = re.fullmatch(r"bytes=(\d+)-(\d+)", value.strip())
+    if not m or int(m.group(1)) > int(m.group(2)) or int(m.group(2)) >= total:
+        raise S3Error(400, "InvalidArgument", "The x-amz-copy-source-range value must be of the form "
+                      "bytes=first-last where first and last are the zero-based offsets of the first "
+                      "and last bytes to copy, within the source object")
+    return int(m.group(1)), int(m.group(2)) + 1
+
+
+async def _upload_part_copy(req: Any, account: str, bucket: str, key: str, n: int) -> Response:
+    """UploadPartCopy: a part made of (a range of) another object, plain or multipart."""
+    from starlette.concurrency import iterate_in_threadpool
+    src = await run_in_threadpool(_copy_source, req, account)
+    try:
+        _copy_preconditions(req, src)
+        if src.is_slo:
+            segs = await run_in_threadpool(large.slo_segments, src, req)
+            total = sum(s.length for s in segs)
+            a, b = _copy_range(req.headers.get("x-amz-copy-source-range"), total)
+            body = iterate_in_threadpool(large.iter_segments(segs, a, b, req))
+        else:
+            a, b = _copy_range(req.headers.get("x-amz-copy-source-range"), src.length)
+            body = iterate_in_threadpool(service.iter_object(src, a, b, close=False))
+        info = await service.put_object(account, bucket + SEGMENTS,
+                                        _part_name(key, req.query["uploadId"], n), body,
+                                        {"content-type": "application/octet-stream"}, length=b - a)
+    finally:
+        src.close()
+    return _xml(req, 200, f'<CopyPartResult xmlns="{XMLNS}"><LastModified>{_iso(info.ts)}</LastModified>'
+                          f"<ETag>&quot;{info.row['etag']}&quot;</ETag></CopyPartResult>")
 
 
 async def _list_parts(req: Any, account: str, bucket: str, key: str) -> Response:
