@@ -49,12 +49,12 @@ def quotas(s: Any, project_id: str) -> dict[str, int]:
     """Limits of a project: the defaults ([volume] quota_*, overridden by the "default"
     quota class, as upstream), then the project's own rows."""
     out = default_quotas()
-    if project_id != class_key("default"):
-        out.update({q.resource: q.hard_limit for q in s.scalars(
-            select(m.Quota).where(m.Quota.project_id == class_key("default")))})
     for t in s.scalars(select(m.VolumeType).where(m.VolumeType.deleted.is_(False))):
         for res in ("volumes", "snapshots", "gigabytes"):
             out[f"{res}_{t.name}"] = -1
+    if project_id != class_key("default"):
+        out.update({q.resource: q.hard_limit for q in s.scalars(
+            select(m.Quota).where(m.Quota.project_id == class_key("default")))})
     for q in s.scalars(select(m.Quota).where(m.Quota.project_id == project_id)):
         out[q.resource] = q.hard_limit
     return out
