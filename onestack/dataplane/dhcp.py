@@ -60,14 +60,22 @@ def ensure_dhcp(state_dir: str, network: dict[str, Any], subnets: list[dict[str,
     d.mkdir(parents=True, exist_ok=True)
     ns = names.dhcp_netns(network["id"])
     inner = names.dhcp_interface(dhcp_port["id"])
-    net.ensure_netns(ns)
-    net.ensure_veth(names.port_device(dhcp_port["id"]), inner, ns, ns=host_ns, bridge=bridge, mtu=mtu,
-                    peer_mac=dhcp_port.get("mac_address"))
     server_cidrs = dhcp_port_cidrs(dhcp_port, subnets)
     server_ip = {ipaddress.ip_interface(c).network: str(ipaddress.ip_interface(c).ip) for c in server_cidrs}
     isolated = {s["id"] for s in subnets if s["id"] in set(isolated_subnets)
                 and ipaddress.ip_network(s["cidr"]) in server_ip}
-    net.ensure_addresses(inner, server_cidrs + ([f"{METADATA_IP}/32"] if isolated else []), ns)
+    addresses = server_cidrs + ([f"{METADATA_IP}/32"] if isolated else [])
+    # The namespace plumbing costs several netlink round trips into namespaces; when the
+    # running dnsmasq still sees its interface and nothing of it changed, skip it.
+    plumb = hashlib.sha1(repr((inner, bridge, host_ns, mtu, dhcp_port.get("mac_address"), addresses)).encode())\
+        .hexdigest()
+    running = _running_pid(d)
+    if not (running and _read(d / "plumb.sha1") == plumb and _sees_link(running, inner)):
+        net.ensure_netns(ns)
+        net.ensure_veth(names.port_device(dhcp_port["id"]), inner, ns, ns=host_ns, bridge=bridge, mtu=mtu,
+                        peer_mac=dhcp_port.get("mac_address"))
+        net.ensure_addresses(inner, addresses, ns)
+        (d / "plumb.sha1").write_text(plumb)
 
     hosts, dns, opts = [], [], []
     sub_ids = {s["id"] for s in subnets}
@@ -133,6 +141,19 @@ def ensure_dhcp(state_dir: str, network: dict[str, Any], subnets: list[dict[str,
         time.sleep(0.02)
     LOG.info("dnsmasq %s started pid=%s (%d hosts)", ns, pid, len(hosts))
     return pid
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _sees_link(pid: int, ifname: str) -> bool:
+    """Whether process ``pid``'s network namespace has ``ifname`` (cheap: no netlink)."""
+    text = _read(Path(f"/proc/{pid}/net/dev")) or ""
+    return any(line.strip().startswith(ifname + ":") for line in text.splitlines())
 
 
 def _running_pid(d: Path) -> int | None:

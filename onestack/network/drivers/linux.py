@@ -66,6 +66,7 @@ class LinuxDriver(Driver):
         if self.ns:
             net.ensure_netns(self.ns)
         net.ensure_sg_tables(self.ns)
+        self._filtered = set(net.filtered_ports(self.ns))   # port devices with a filter
 
     # ------------------------------------------------------------------ L2
     def ensure_network(self, network: Doc) -> None:
@@ -135,11 +136,15 @@ class LinuxDriver(Driver):
         return {"vif_type": self.vif_type, "vif_details": self.vif_details(port)}
 
     def ensure_port_unplugged(self, port_id: str) -> None:
-        net.remove_port_filter(port_id, ns=self.ns)
+        dev = names.port_device(port_id)
+        with self.lock:
+            if dev in self._filtered:
+                net.remove_port_filter(port_id, ns=self.ns)
+                self._filtered.discard(dev)
 
     # ------------------------------------------------------------------ DHCP
     def ensure_dhcp(self, network: Doc, subnets: list[Doc], ports: list[Doc]) -> None:
-        """subnets carry ``routed`` (a router serves their gateway); the network's DHCP port
+        """After ensure_network. subnets carry ``routed`` (a router serves their gateway); the network's DHCP port
         is the one in ``ports`` with device_owner network:dhcp."""
         dport = next((p for p in ports if p.get("device_owner") == "network:dhcp"), None)
         serving = [s for s in subnets if s.get("enable_dhcp") and ipaddress.ip_network(s["cidr"]).version == 4]
@@ -149,8 +154,7 @@ class LinuxDriver(Driver):
             return
         isolated = [s["id"] for s in serving if not s.get("routed")]
         host.claim(names.dhcp_netns(network["id"]))
-        br = names.bridge(network["id"])
-        net.ensure_bridge(br, mtu=network.get("mtu") or 1500, ns=self.ns)
+        br = names.bridge(network["id"])          # ensure_network made it
         dhcp.ensure_dhcp(str(host.state_dir()), network, serving, ports, dport, br, host_ns=self.ns,
                          mtu=network.get("mtu"), isolated_subnets=isolated)
         if isolated:
@@ -161,20 +165,19 @@ class LinuxDriver(Driver):
 
     # ------------------------------------------------------------------ L3
     def ensure_router(self, router: Doc, interfaces: list[Doc], gateway: Doc | None) -> None:
-        """router: id, enable_snat, routes, floating_ips [{id, floating_ip_address,
+        """The networks of ``interfaces`` and ``gateway`` must have been ensured first.
+        router: id, enable_snat, routes, floating_ips [{id, floating_ip_address,
         fixed_ip_address}] (the complete set; others are removed); interfaces: router ports
         with ``subnets`` {id: {cidr}}; gateway: the gateway port with ``subnets`` and
         ``gateway_ip`` (the external subnet's gateway), or None."""
         rid = router["id"]
         host.claim(names.router_netns(rid))
         itfs = []
-        for p in interfaces:
-            net.ensure_bridge(names.bridge(p["network_id"]), mtu=p.get("mtu") or 1500, ns=self.ns)
+        for p in interfaces:                       # their networks were ensured first
             itfs.append({"port_id": p["id"], "bridge": names.bridge(p["network_id"]),
                          "mac_address": p["mac_address"], "cidrs": _cidrs(p, p.get("subnets", {}))})
         gw = None
         if gateway is not None:
-            net.ensure_bridge(names.bridge(gateway["network_id"]), mtu=gateway.get("mtu") or 1500, ns=self.ns)
             gw = {"port_id": gateway["id"], "bridge": names.bridge(gateway["network_id"]),
                   "mac_address": gateway["mac_address"], "cidrs": _cidrs(gateway, gateway.get("subnets", {})),
                   "gateway_ip": gateway.get("gateway_ip")}
@@ -234,7 +237,12 @@ class LinuxDriver(Driver):
 
     # ------------------------------------------------------------------ security groups
     def apply_security_groups(self, port: Doc, rules: list[Doc], port_security: bool) -> None:
-        net.apply_security_groups(port, rules, port_security, ns=self.ns)
+        with self.lock:
+            net.apply_security_groups(port, rules, port_security, ns=self.ns)
+            if port_security:
+                self._filtered.add(names.port_device(port["id"]))
+            else:
+                self._filtered.discard(names.port_device(port["id"]))
 
     # ------------------------------------------------------------------ inventory
     def owned_names(self, networks: list[Doc], routers: list[str], ports: list[str]) -> set[str]:
