@@ -119,7 +119,7 @@ fi
 if [ -s /run/meta_data.json ]; then
   J=$(tr -d '\n' < /run/meta_data.json)
   H=$(echo "$J" | sed -n 's/.*"hostname": *"\([^"]*\)".*/\1/p' | cut -d. -f1)
-  [ -n "$H" ] && hostname "$H" && echo "$H" > /etc/hostname
+  [ -n "$H" ] && { hostname "$H" 2>/dev/null; echo "$H" > /etc/hostname; }
   KEYS=$(echo "$J" | sed -n 's/.*"public_keys": *{\([^}]*\)}.*/\1/p' | grep -o '"\(ssh\|ecdsa\|sk-\)[^"]*"' | tr -d '"' | sed 's/\\n$//')
   for home in /root /home/$USER_NAME; do
     mkdir -p $home/.ssh; echo "$KEYS" > $home/.ssh/authorized_keys
