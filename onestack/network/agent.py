@@ -180,6 +180,9 @@ class Converger:
                 if kind == "netrouters":
                     keys |= {("router", p.device_id) for p in s.scalars(select(m.Port).where(
                         m.Port.network_id == ident, m.Port.device_owner.in_(ROUTER_PORT_OWNERS)))}
+                elif kind == "agroup":
+                    keys |= {("sg", r.security_group_id) for r in s.scalars(select(m.SecurityGroupRule).where(
+                        m.SecurityGroupRule.remote_address_group_id == ident))}
                 elif kind == "remote":
                     keys |= {("sg", r.security_group_id) for r in s.scalars(select(m.SecurityGroupRule).where(
                         m.SecurityGroupRule.remote_group_id == ident))}
@@ -404,6 +407,8 @@ def _keys_for(obj: Any, how: str) -> set[Key]:
         keys |= {("router", r) for r in _old(obj, "router_id") if r}
     elif isinstance(obj, m.SecurityGroupRule):
         keys.add(("sg", obj.security_group_id))
+    elif isinstance(obj, m.AddressGroup):
+        keys.add(("agroup", obj.id))
     return keys
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -23,11 +24,13 @@ from tests.dataplane.test_network_driver import Cloud, _cidr
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[Cloud]:
-    c = Cloud(Path(tempfile.mkdtemp(prefix="os-md-")))
+    base = Path(tempfile.mkdtemp(prefix="os-md-"))
+    c = Cloud(base)
     try:
         yield c
     finally:
         c.destroy()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_openstack_and_ec2_metadata_for_one_instance(cloud: Cloud, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import subprocess
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -129,6 +129,7 @@ def cloud() -> Iterator[Cloud]:
         yield c
     finally:
         c.destroy()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _server(cloud: Cloud, name: str, network: str, *extra: str) -> tuple[dict, dict]:

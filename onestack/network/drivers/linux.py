@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import threading
-from typing import Any
+
 
 from pyroute2 import IPRoute
 
