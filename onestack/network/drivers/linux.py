@@ -20,7 +20,6 @@ import os
 import shutil
 import threading
 
-
 from pyroute2 import IPRoute
 
 from onestack.dataplane import dhcp, host, names, net
