@@ -23,6 +23,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -30,6 +31,9 @@ from typing import Any, Callable, Iterator
 _CACHE_SIZE = 256
 _cache: "OrderedDict[str, _Conn]" = OrderedDict()
 _cache_lock = threading.Lock()
+# every open connection set per path, cached or not (evicted ones may still be in use): a
+# dropped database closes them all
+_live: "dict[str, weakref.WeakSet[_Conn]]" = {}
 SYNCHRONOUS = "FULL"
 _READERS = 4          # idle read connections kept per database
 
@@ -97,6 +101,8 @@ class _Conn:
     def _commit_batch(self, batch: list[_Op]) -> None:
         conn = self.conn
         try:
+            if self.closed:         # the database was dropped (container deleted) meanwhile
+                raise FileNotFoundError(self.path)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for op in batch:
@@ -170,23 +176,27 @@ def _open(path: Path, schema: str | None, synchronous: str | None = None) -> _Co
             c.close()
             return existing
         _cache[key] = c
+        _live.setdefault(key, weakref.WeakSet()).add(c)
         while len(_cache) > _CACHE_SIZE:
-            _, old = _cache.popitem(last=False)
-            old.close()
+            # not closed here: a thread may be using it this moment; its connections close
+            # when the last reference goes
+            _cache.popitem(last=False)
     return c
 
 
 def _forget(path: Path) -> None:
     with _cache_lock:
-        c = _cache.pop(str(path), None)
-    if c is not None:
+        _cache.pop(str(path), None)
+        conns = list(_live.pop(str(path), ()))
+    for c in conns:
         c.close()
 
 
 def close_all() -> None:
     with _cache_lock:
-        items = list(_cache.values())
+        items = [c for conns in _live.values() for c in conns]
         _cache.clear()
+        _live.clear()
     for c in items:
         c.close()
 

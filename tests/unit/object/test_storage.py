@@ -136,3 +136,19 @@ def test_group_commit_keeps_each_change_and_isolates_failures(tmp_path):
     assert db.info()["object_count"] == 15 and db.info()["bytes_used"] == sum(range(15))
     assert [r["name"] for r in db.list()] == [f"o{i:02d}" for i in range(15)]
     listing.close_all()
+
+
+def test_cache_eviction_leaves_a_connection_in_use_working(tmp_path, monkeypatch):
+    monkeypatch.setattr(listing, "_CACHE_SIZE", 2)
+    held = listing.ContainerDB(tmp_path / "held.db")
+    held.create("0000000001.00000", "Policy-0", {})
+    conn = held._conn()                      # a request in flight holds this one
+    for i in range(5):                       # other containers push it out of the cache
+        listing.ContainerDB(tmp_path / f"o{i}.db").create("0000000001.00000", "Policy-0", {})
+    assert conn.write(lambda c: c.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")) is not None
+    assert held.info()["meta"] == {"k": "v"}
+    # a dropped database refuses writes with FileNotFoundError (the service answers 404)
+    held.drop()
+    with pytest.raises(FileNotFoundError):
+        conn.write(lambda c: c.execute("INSERT INTO meta (key, value) VALUES ('k2', 'v')"))
+    listing.close_all()
