@@ -163,6 +163,10 @@ def create_servers(s: Any, ctx: Any, body: dict[str, Any], version: Any) -> tupl
                      legacy.get("device_name", "").endswith("da") else None,
                      "uuid": legacy.get("volume_id"), "delete_on_termination":
                      legacy.get("delete_on_termination", False), "device_name": legacy.get("device_name")})
+    for b in bdms:      # the schema lets numbers come as strings (the CLI sends them so)
+        for key in ("volume_size", "boot_index"):
+            if isinstance(b.get(key), str) and b[key].lstrip("-").isdigit():
+                b[key] = int(b[key])
     boot_bdm = next((b for b in bdms if str(b.get("boot_index")) == "0"), None)
     bfv = boot_bdm is not None and boot_bdm.get("destination_type") == "volume"
     image_ref = str(body.get("imageRef") or "").rstrip("/").split("/")[-1]
@@ -423,6 +427,20 @@ def _ip_match(srv: m.Server, pattern: str, family: int) -> bool:
 
 
 # ------------------------------------------------------------------ update / delete
+def check_security_groups(ctx: Any, body: dict[str, Any]) -> None:
+    """Requested security groups must exist in the project (upstream: 400 at create time).
+    Runs before the create transaction (the network service may create the default group)."""
+    wanted = [g.get("name") for g in body.get("security_groups") or [] if isinstance(g, dict)]
+    if not wanted or body.get("networks") == "none" or not deps.available("network"):
+        return
+    have = set()
+    for g in deps.network().list_security_groups(ctx):
+        have.update((g["id"], g["name"]))
+    for name in wanted:
+        if name not in have:
+            raise errors.BadRequest(f"Security group {name} not found for project {ctx.project_id}.")
+
+
 def _check_bdm_volume(vol_iface: Any, ctx: Any, bdm: dict[str, Any]) -> None:
     """An existing volume in a block device mapping: visible, attachable, bootable when it is the
     root disk (upstream: 400 InvalidBDM*)."""

@@ -167,6 +167,7 @@ def create(req: Req) -> Reply:
     for k in ("min_count", "max_count"):
         if k in server:
             server[k] = int(server[k])
+    svc.check_security_groups(req.ctx, server)
     with db.write() as s:
         created, reservation, admin_pass = svc.create_servers(s, req.ctx, server, req.ctx.microversion)
         first = created[0]

@@ -314,3 +314,15 @@ def test_instance_usage_audit_log(old_admin, old_demo):
     assert (one["period_beginning"], one["period_ending"]) == ("2020-02-01 00:00:00", "2020-03-01 00:00:00")
     assert old_admin("GET", "/os-instance_usage_audit_log/not-a-date").status == 400
     assert old_demo("GET", "/os-instance_usage_audit_log").status == 403
+
+
+@pytest.mark.parametrize("method,path", [("DELETE", "/images/"), ("DELETE", "/os-security-groups/"),
+                                         ("DELETE", "/os-volumes/"), ("GET", "/os-volumes/")])
+def test_blank_ids_are_not_found(old_demo, method, path):
+    assert old_demo(method, path).status == 404
+
+
+def test_unknown_security_group_at_create_is_a_400(nova_demo, image_id):
+    r = nova_demo("POST", "/servers", {"server": {"name": "sg", "imageRef": image_id, "flavorRef": "1",
+                                                  "networks": "auto", "security_groups": [{"name": "nope"}]}})
+    assert r.status == 400 and "nope" in r.json()["badRequest"]["message"], r
