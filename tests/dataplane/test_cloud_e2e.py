@@ -23,7 +23,7 @@ import pytest
 
 from onestack.dataplane import inventory, runc
 from onestack.dataplane._util import which
-from tests.dataplane.test_virt_container import wait, wait_for_tiny
+from tests.dataplane.test_virt_container import sweep_cloud, wait, wait_for_tiny
 from tests.harness import RunningCloud
 
 pytestmark = pytest.mark.skipif(not (which("runc") and which("ssh") and which("dnsmasq")),
@@ -64,7 +64,7 @@ def e2e_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runnin
         left = [o for o in inventory.inventory(dp) if o.kind in ("runc", "process") and "os-vm-" in o.name
                 or o.kind == "runc"]
         c.stop()
-        inventory.cleanup(dp, only=[o.name for o in left] or ["-nothing-"])
+        sweep_cloud(c.state_dir)
         c.destroy()
         assert not left, f"instances left after deleting every server: {left}"
 

@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from onestack.dataplane import inventory, names, runc
+from onestack import conf
+from onestack.dataplane import host, inventory, names, net, runc
 from onestack.dataplane._util import which
 from tests.harness import RunningCloud
 
@@ -55,6 +56,27 @@ def wait_for_tiny(cloud: RunningCloud) -> dict[str, Any]:
     return wait(ready, 120, "the bootable onestack-tiny image")
 
 
+def sweep_cloud(state_dir: Path) -> list[inventory.Obj]:
+    """After a test cloud stopped: remove every kernel object it made (its claimed names,
+    its host namespace, what lives below its state dir) -- as a start-up sweep with no
+    live resource would -- so that finished tests leave nothing on the shared machine."""
+    previous = conf._current
+    conf.set_current(conf.load({"state_dir": str(state_dir)}, env={}))
+    saved = dict(host._OWNERS)
+    host._OWNERS.clear()
+    host.register_owner("teardown", set)
+    try:
+        removed = host.sweep()
+        ns = host.host_ns()
+        if ns:
+            net.remove_netns(ns)
+        return removed
+    finally:
+        host._OWNERS.clear()
+        host._OWNERS.update(saved)
+        conf.set_current(previous)
+
+
 @pytest.fixture(scope="module")
 def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     c = RunningCloud.start(tmp_path_factory.mktemp("ccloud") / "state", env=cloud_env())
@@ -69,7 +91,7 @@ def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
         claimed = set((dp / "claimed").read_text().split()) if (dp / "claimed").exists() else set()
         left = [o for o in inventory.inventory(dp) if o.kind in ("mount", "loop", "runc", "process")
                 or o.name.startswith("os-inst-") and o.name in claimed]
-        inventory.cleanup(dp, only=[o.name for o in left] or ["-nothing-"])
+        sweep_cloud(c.state_dir)
         c.destroy()
         assert not left, f"kernel objects left by the module's servers: {left}"
 
