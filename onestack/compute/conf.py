@@ -12,7 +12,7 @@ from onestack import conf
 class ComputeConf:
     # fake | container (runc) | qemu | auto (container when running as root with runc
     # installed, else fake). Real drivers run one host named after this machine.
-    driver: str = "fake"
+    driver: str = "auto"
     # Real drivers: seconds between power-state syncs (a crashed instance goes SHUTOFF).
     power_sync_interval: float = 10.0
     # Attach a config drive (ISO 9660, label config-2) to every instance, not only to
