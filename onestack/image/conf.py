@@ -39,6 +39,15 @@ class ImageConf:
     # Reject uploads whose content does not match disk_format or that fail safety checks.
     require_image_format_match: bool = True
     chunk_size: int = 1048576
+    # Stores offered (multi-store API: GET /v2/info/stores, X-Image-Meta-Store, copy-image):
+    # "local" keeps data as files (filesystem_store_datadir), "object" as objects of
+    # onestack's object service in object_store_container of the account of the project id
+    # object_store_project (a service account no user can scope to). New data goes to
+    # default_store unless the upload names another.
+    enabled_stores: str = "local"
+    default_store: str = "local"
+    object_store_container: str = "glance"
+    object_store_project: str = "onestack-image"
 
 
 conf.register_section("image", ImageConf)

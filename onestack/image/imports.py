@@ -71,9 +71,12 @@ def parse_body(body: Any) -> dict[str, Any]:
         if not isinstance(stores, list) or not all(isinstance(x, str) for x in stores):
             raise errors.BadRequest("'stores' must be a list of store identifiers.")
         for sid in stores:
-            if sid != "local":
+            if sid not in service.enabled_stores():
                 raise errors.Conflict(f"Store for identifier {sid} not found")
-    out = {"method": name, "stores": stores or ["local"], "all_stores": body.get("all_stores", False)}
+    if body.get("all_stores"):
+        stores = service.enabled_stores()
+    out = {"method": name, "stores": stores or [service.default_store_id()],
+           "all_stores": body.get("all_stores", False)}
     if name == "web-download":
         out["uri"] = _check_uri(method.get("uri"))
     return out
@@ -87,8 +90,13 @@ def start(ctx: Any, image_id: str, req: dict[str, Any]) -> str:
         if method == "copy-image":
             if img.status != "active":
                 raise errors.Conflict("Only images with status active can be targeted for copying")
+            have = [x for x in (img.stores or "").split(",") if x]
+            targets = [sid for sid in req["stores"] if sid not in have]
+            if targets:
+                return _submit(s, ctx, img, method, req, targets)
             if not req.get("all_stores"):
-                raise errors.Conflict(f"Image {image_id} is already present at store 'local'.")
+                raise errors.Conflict(f"Image {image_id} is already present at store "
+                                      f"'{','.join(req['stores'])}'.")
             # every store already has it: nothing to copy (upstream skips such stores)
             task_id = str(uuid.uuid4())
             now = utcnow()
@@ -112,27 +120,33 @@ def start(ctx: Any, image_id: str, req: dict[str, Any]) -> str:
             raise errors.Conflict(f"Image {image_id} is not in queued status; it is {img.status}.")
         if img.disk_format is None or img.container_format is None:
             raise errors.Conflict("'disk_format' needs to be set before import")
-        task_id = str(uuid.uuid4())
-        now = utcnow()
-        s.add(m.ImageTask(id=task_id, type="api_image_import", status="processing",
-                          owner=img.owner, image_id=image_id,
-                          input=json.dumps({"image_id": image_id, "import_req": {
-                              "method": {"name": method, **({"uri": req["uri"]}
-                                                            if "uri" in req else {})},
-                              "stores": req["stores"]}, "backend": req["stores"]}),
-                          message="", request_id=ctx.request_id, user_id=ctx.user_id,
-                          created_at=now, updated_at=now))
-        _set_props(s, image_id, {"os_glance_import_task": task_id,
-                                 "os_glance_importing_to_stores": ",".join(req["stores"]),
-                                 "os_glance_failed_import": ""})
+        return _submit(s, ctx, img, method, req, req["stores"])
+
+
+def _submit(s: Any, ctx: Any, img: m.Image, method: str, req: dict[str, Any], stores: list[str]) -> str:
+    """The import task and its bookkeeping, in the caller's unit of work ``s``. A copy
+    leaves the image active; the other methods move it to importing."""
+    task_id = str(uuid.uuid4())
+    now = utcnow()
+    s.add(m.ImageTask(id=task_id, type="api_image_import", status="processing",
+                      owner=img.owner, image_id=img.id,
+                      input=json.dumps({"image_id": img.id, "import_req": {
+                          "method": {"name": method, **({"uri": req["uri"]} if "uri" in req else {})},
+                          "stores": stores}, "backend": stores}),
+                      message="", request_id=ctx.request_id, user_id=ctx.user_id,
+                      created_at=now, updated_at=now))
+    _set_props(s, img.id, {"os_glance_import_task": task_id,
+                           "os_glance_importing_to_stores": ",".join(stores),
+                           "os_glance_failed_import": ""})
+    if method != "copy-image":
         img.status = "importing"
         img.upload_owner = None
         img.import_error = None
-        img.updated_at = now
-        tasks.submit(s, KIND, resource_type="image", resource_id=image_id, project_id=img.owner,
-                     payload={"image_id": image_id, "task_id": task_id, "method": method,
-                              "uri": req.get("uri")})
-        return task_id
+    img.updated_at = now
+    tasks.submit(s, KIND, resource_type="image", resource_id=img.id, project_id=img.owner,
+                 payload={"image_id": img.id, "task_id": task_id, "method": method,
+                          "uri": req.get("uri"), "stores": stores})
+    return task_id
 
 
 # ------------------------------------------------------------------ task steps
@@ -181,21 +195,60 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         raise urllib.error.URLError("redirects are not followed by web-download")
 
 
+def _copy_to_stores(image_id: str, targets: list[str]) -> None:
+    """Copy an active image's data to more stores (copy-image; extra import stores)."""
+    for sid in targets:
+        with db.read() as s:
+            img = s.get(m.Image, image_id)
+            if img is None or img.deleted:
+                raise RuntimeError("image was deleted during the copy")
+            have = [x for x in (img.stores or "").split(",") if x]
+            if sid in have:
+                continue                            # copied before a crash
+            src = service.store_of({"stores": have})
+        dst = service.data_store(sid)
+        w = dst.writer(image_id, None, service.settings().image_size_cap, inspect=False)
+        try:
+            for data in src.read(image_id):
+                w.write(data)
+            w.finish_stream()
+        except BaseException:
+            w.abort()
+            raise
+        w.commit()
+        with db.write() as s:
+            img = s.get(m.Image, image_id)
+            if img is None or img.deleted:
+                dst.delete(image_id)
+                raise RuntimeError("image was deleted during the copy")
+            img.stores = ",".join([x for x in (img.stores or "").split(",") if x] + [sid])
+            img.updated_at = utcnow()
+
+
 def _finish(run: tasks.TaskRun) -> None:
     p = run.payload
     image_id = p["image_id"]
+    targets = p.get("stores") or [service.default_store_id()]
+    if p["method"] == "copy-image":
+        _copy_to_stores(image_id, targets)
+        with db.write() as s:
+            _set_props(s, image_id, {"os_glance_importing_to_stores": ""})
+        _task_done(p["task_id"], "success", "", {"image_id": image_id})
+        return
     with db.read() as s:
         img = s.get(m.Image, image_id)
         if img is None or img.deleted:
             raise RuntimeError("image was deleted during import")
-        if img.status == "active":
-            return                                  # done before a crash
+        done = img.status == "active"
         disk_format, container_format = img.disk_format, img.container_format
+    if done:                                        # activated before a crash: copies left
+        _copy_to_stores(image_id, targets[1:])
+        return
     staged = service.staging().path(image_id)
     if not staged.is_file():
         raise RuntimeError("the staged data is gone")
-    w = service.store().writer(image_id, disk_format, service.settings().image_size_cap,
-                               inspect=container_format == "bare")
+    w = service.data_store(targets[0]).writer(image_id, disk_format, service.settings().image_size_cap,
+                                              inspect=container_format == "bare")
     try:
         with open(staged, "rb") as f:
             while True:
@@ -216,7 +269,8 @@ def _finish(run: tasks.TaskRun) -> None:
         raise
     w.commit()
     service.activate(image_id, w.size, w.md5.hexdigest(), w.sha512.hexdigest(), result,
-                     expect_owner=None)
+                     expect_owner=None, store_id=targets[0])
+    _copy_to_stores(image_id, targets[1:])
     service.staging().delete(image_id)
     with db.write() as s:
         _set_props(s, image_id, {"os_glance_importing_to_stores": ""})
@@ -248,14 +302,17 @@ def _failed(run: tasks.TaskRun, error: str) -> None:
     image_id = run.payload["image_id"]
     with db.write() as s:
         img = s.get(m.Image, image_id)
+        failed = ",".join(run.payload.get("stores") or [service.default_store_id()])
         if img is not None and not img.deleted and img.status == "importing":
             img.status = "queued"
             img.staged_size = None
             img.import_error = error[:2000]
             img.updated_at = utcnow()
+        if img is not None and not img.deleted:
             _set_props(s, image_id, {"os_glance_importing_to_stores": "",
-                                     "os_glance_failed_import": "local"})
-    service.staging().delete(image_id)
+                                     "os_glance_failed_import": failed})
+    if run.payload.get("method") != "copy-image":
+        service.staging().delete(image_id)
     _task_done(run.payload["task_id"], "failure", error[:2000])
 
 

@@ -2,6 +2,7 @@
 
     img = image.interface.get_image(ctx, image_id)       # errors.NotFound when not visible
     path = image.interface.image_path(image_id)          # local file of an active image, or None
+                                                         # (object store: a verified cached copy)
     for chunk in image.interface.open_image(image_id): ...
     new = image.interface.create_image(ctx, "snap", "qcow2", "bare", {"instance_uuid": ...})
     image.interface.upload_from_file(ctx, new["id"], "/path/to/file")   # inspects, activates
@@ -43,16 +44,23 @@ def image_path(image_id: str) -> str | None:
         return None
     if img["status"] not in ("active", "deactivated"):
         return None
-    st = service.store()
-    return str(st.path(image_id)) if st.exists(image_id) else None
+    st = service.store_of(img)
+    if not st.exists(image_id):
+        return None
+    return str(st.local_path(image_id, img.get("checksum")))  # object store: a verified cached copy
 
 
 def open_image(image_id: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
     """The bytes of an active image, streamed. Raises errors.NotFound when there are none."""
-    path = image_path(image_id)
-    if path is None:
+    from onestack.context import RequestContext
+    try:
+        img = service.get_image(RequestContext.internal(), image_id)
+    except errors.NotFound:
+        img = None
+    if img is None or img["status"] not in ("active", "deactivated") or \
+            not service.store_of(img).exists(image_id):
         raise errors.NotFound(f"Image {image_id} has no data.")
-    return service.store().read(image_id, chunk_size=chunk_size)
+    return service.store_of(img).read(image_id, chunk_size=chunk_size)
 
 
 def create_image(ctx: Any, name: str, disk_format: str, container_format: str,

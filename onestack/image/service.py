@@ -24,7 +24,7 @@ from onestack.db.base import utcnow
 from onestack.image import errors as ierr
 from onestack.image import inspector
 from onestack.image import models as m
-from onestack.image.stores import FilesystemStore, Writer
+from onestack.image.stores import FilesystemStore, ObjectStore, Writer
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,43 @@ def store() -> FilesystemStore:
             _store = FilesystemStore(Path(c.image.filesystem_store_datadir or c.state_dir / "images"))
             _store.setup()
         return _store
+
+
+_object_store: ObjectStore | None = None
+
+
+def enabled_stores() -> list[str]:
+    names = [x.strip() for x in settings().enabled_stores.split(",") if x.strip()]
+    return names or ["local"]
+
+
+def default_store_id() -> str:
+    return settings().default_store if settings().default_store in enabled_stores() else enabled_stores()[0]
+
+
+def data_store(store_id: str | None = None) -> Any:
+    """The store named ``store_id`` (default: default_store); BadRequest when not offered."""
+    global _object_store
+    sid = store_id or default_store_id()
+    if sid not in enabled_stores() or sid not in ("local", "object"):
+        raise errors.BadRequest(f"Store for identifier {sid} not found")
+    local = store()
+    if sid == "local":
+        return local
+    with _lock:
+        if _object_store is None:
+            c = settings()
+            _object_store = ObjectStore("object", c.object_store_project, c.object_store_container,
+                                        local.tmp, local.root / ".object-cache")
+        return _object_store
+
+
+def store_of(image: dict[str, Any]) -> Any:
+    """The store holding an image's data (the first of its stores still offered)."""
+    for sid in image.get("stores") or []:
+        if sid in enabled_stores():
+            return data_store(sid)
+    return store()
 
 
 def staging() -> FilesystemStore:
@@ -491,7 +528,8 @@ def delete_image(ctx: Any, image_id: str) -> None:
         img.upload_owner = None
         img.staged_size = None
         s.execute(delete(m.ImageMember).where(m.ImageMember.image_id == img.id))
-    store().delete(image_id)
+    for sid in enabled_stores():
+        data_store(sid).delete(image_id)
     staging().delete(image_id)
 
 
@@ -760,8 +798,11 @@ class Upload:
     """
 
     def __init__(self, ctx: Any, image_id: str, stage: bool = False,
-                 content_length: int | None = None):
+                 content_length: int | None = None, store_id: str | None = None):
         self.ctx = ctx
+        self.store_id = None if stage else (store_id or default_store_id())
+        if self.store_id is not None:
+            data_store(self.store_id)  # a store that is not offered is a 400 before anything
         self.image_id = image_id
         self.stage = stage
         self.content_length = content_length
@@ -795,7 +836,7 @@ class Upload:
             img.upload_owner = PROCESS_TOKEN
             img.updated_at = utcnow()
             self.image = _dict(s, img)
-        target = staging() if self.stage else store()
+        target = staging() if self.stage else data_store(self.store_id)
         inspect = not self.stage and self.image["container_format"] == "bare"
         self.writer = target.writer(self.image_id, self.image["disk_format"], max_size, inspect)
         return self.image
@@ -836,7 +877,7 @@ class Upload:
                                    self.image["container_format"])
         w.commit()
         return activate(self.image_id, w.size, w.md5.hexdigest(), w.sha512.hexdigest(),
-                        result, expect_owner=PROCESS_TOKEN)
+                        result, expect_owner=PROCESS_TOKEN, store_id=self.store_id)
 
     def fail(self) -> None:
         if self.writer is not None:
@@ -858,11 +899,12 @@ def inspect_and_check(path: str, disk_format: str | None, container_format: str 
 
 
 def activate(image_id: str, size: int, md5: str, sha512: str, result: inspector.Result | None,
-             expect_owner: str | None) -> dict[str, Any]:
+             expect_owner: str | None, store_id: str | None = None) -> dict[str, Any]:
+    target = data_store(store_id)
     with db.write() as s:
         img = s.get(m.Image, image_id)
         if img is None or img.deleted or (expect_owner and img.upload_owner != expect_owner):
-            store().delete(image_id)
+            target.delete(image_id)
             raise errors.Gone(f"Image {image_id} could not be found after upload. The image may "
                               "have been deleted during the upload.")
         img.status = "active"
@@ -871,8 +913,8 @@ def activate(image_id: str, size: int, md5: str, sha512: str, result: inspector.
         img.os_hash_algo = HASH_ALGO
         img.os_hash_value = sha512
         img.virtual_size = result.virtual_size if result is not None else None
-        img.stores = "local"
-        img.location = str(store().path(image_id))
+        img.stores = store_id or default_store_id()
+        img.location = target.location(image_id)
         img.upload_owner = None
         img.staged_size = None
         img.updated_at = utcnow()
@@ -912,7 +954,7 @@ def upload_from_path(ctx: Any, image_id: str, path: str, chunk_size: int = 1 << 
 
 
 def read_range(image: dict[str, Any], start: int = 0, end: int | None = None) -> Iterable[bytes]:
-    return store().read(image["id"], start, end, settings().chunk_size)
+    return store_of(image).read(image["id"], start, end, settings().chunk_size)
 
 
 # ------------------------------------------------------------------ start-up sweep

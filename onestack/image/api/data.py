@@ -41,12 +41,13 @@ def _begin(req: Req, stage: bool) -> service.Upload:
     img = service.get_image(req.ctx, req.params["image_id"])
     req.ctx.can("image:upload_image", service.policy_target(req.ctx, img))
     store_id = req.headers.get("x-image-meta-store")
-    if store_id is not None and store_id != "local":
+    if store_id is not None and store_id not in service.enabled_stores():
         raise errors.BadRequest(f"Store for identifier {store_id} not found")
     if stage:
         if "glance-direct" not in imports.enabled_methods():
             raise errors.NotFound("The glance-direct import method is not enabled.")
-    up = service.Upload(req.ctx, img["id"], stage=stage, content_length=_content_length(req))
+    up = service.Upload(req.ctx, img["id"], stage=stage, content_length=_content_length(req),
+                        store_id=store_id)
     up.begin()
     return up
 
@@ -115,9 +116,10 @@ def download(req: Req) -> Any:
     if img["status"] == "deactivated" and not req.ctx.is_admin:
         raise errors.Forbidden("The requested image has been deactivated. Image data download "
                                "is forbidden.")
-    if img["status"] not in ("active", "deactivated") or not service.store().exists(img["id"]):
+    st = service.store_of(img)
+    if img["status"] not in ("active", "deactivated") or not st.exists(img["id"]):
         return Response(status_code=204)
-    size = service.store().size(img["id"])
+    size = st.size(img["id"])
     headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes"}
     rng = req.headers.get("range")
     if rng:

@@ -32,7 +32,7 @@ def create(req: Req) -> Reply:
     return Reply(201, views.image(img), headers={
         "Location": f"{req.service_url}/v2/images/{img['id']}",
         "OpenStack-image-import-methods": ",".join(imports.enabled_methods()),
-        "OpenStack-image-store-ids": "local"})
+        "OpenStack-image-store-ids": ",".join(service.enabled_stores())})
 
 
 def _sort(req: Req) -> list[tuple[str, str]]:

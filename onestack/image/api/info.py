@@ -11,16 +11,29 @@ def import_info(req: Req) -> dict:
                                "value": methods}}
 
 
+DESCRIPTIONS = {"local": "Local filesystem store", "object": "onestack object storage"}
+
+
+def _store(sid: str, detail: bool) -> dict:
+    out: dict = {"id": sid, "description": DESCRIPTIONS[sid]}
+    if sid == service.default_store_id():
+        out["default"] = True
+    if detail:
+        st = service.data_store(sid)
+        out.update({"type": "file" if sid == "local" else "swift", "weight": 0,
+                    "properties": {"datadir": str(st.root)} if sid == "local" else
+                    {"container": st.container}})
+        out["properties"]["chunk_size"] = service.settings().chunk_size
+    return out
+
+
 def stores(req: Req) -> dict:
-    return {"stores": [{"id": "local", "description": "Local filesystem store", "default": True}]}
+    return {"stores": [_store(sid, False) for sid in service.enabled_stores()]}
 
 
 def stores_detail(req: Req) -> dict:
     req.ctx.can("image:stores_info_detail", {"project_id": req.ctx.project_id})
-    return {"stores": [{"id": "local", "description": "Local filesystem store", "default": True,
-                        "type": "file", "weight": 0,
-                        "properties": {"datadir": str(service.store().root),
-                                       "chunk_size": service.settings().chunk_size}}]}
+    return {"stores": [_store(sid, True) for sid in service.enabled_stores()]}
 
 
 def usage(req: Req) -> dict:

@@ -91,6 +91,12 @@ class FilesystemStore:
     def path(self, image_id: str) -> Path:
         return self.root / image_id
 
+    def location(self, image_id: str) -> str:
+        return str(self.path(image_id))
+
+    def local_path(self, image_id: str, md5: str | None = None) -> Path:
+        return self.path(image_id)
+
     def writer(self, image_id: str, declared_format: str | None, max_size: int,
                inspect: bool = True) -> Writer:
         self.setup()
