@@ -176,6 +176,14 @@ def test_instances_get_dhcp_routing_floating_ip_security_groups_and_metadata(clo
     cloud.cli("floating", "ip", "set", "--port", port["id"], fip, json_out=False)
     assert fip.startswith(cloud.public + ".")
     assert wait_for(lambda: ping(None, fip), 10), "the floating IP does not answer from the host"
+    # re-converging the router for another reason keeps the floating IP answering
+    cloud.cli("router", "set", "--route", f"destination=10.254.{cloud.third}.0/24,gateway={gw[:-1]}9",
+              f"r-{u}", json_out=False)
+    assert ping(None, fip), "the floating IP stopped answering after a router update"
+    route = sh(names.router_netns(cloud.cli("router", "show", f"r-{u}")["id"]), "ip", "route").stdout
+    assert f"10.254.{cloud.third}.0/24 via {gw[:-1]}9" in route, route
+    cloud.cli("router", "unset", "--route", f"destination=10.254.{cloud.third}.0/24,gateway={gw[:-1]}9",
+              f"r-{u}", json_out=False)
     servers = Servers()
     try:
         servers.start(ns, fixed, 22)

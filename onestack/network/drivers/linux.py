@@ -182,6 +182,11 @@ class LinuxDriver(Driver):
                   "gateway_ip": gateway.get("gateway_ip")}
             if not gw["cidrs"]:
                 gw = None
+            else:
+                # associated floating IPs are /32s on the gateway interface (they answer ARP
+                # there); listing them keeps ensure_router from removing them
+                gw["cidrs"] += [f"{f['floating_ip_address']}/32" for f in router.get("floating_ips") or []
+                                if f.get("fixed_ip_address")]
         v4 = [c for i in itfs for c in i["cidrs"] if ipaddress.ip_interface(c).version == 4]
         port = host.settings().metadata_proxy_port
         metadata = (str(ipaddress.ip_interface(v4[0]).ip), port) if v4 else None
