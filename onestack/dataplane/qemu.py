@@ -9,6 +9,7 @@ live in a host namespace, qemu is started inside it (``netns``) to open them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -52,6 +53,16 @@ def vm_dir(state_dir: str, instance_id: str) -> Path:
     return Path(state_dir).resolve() / "vms" / names.qemu_name(instance_id)
 
 
+def qmp_path(state_dir: str, instance_id: str) -> str:
+    """The QMP socket: in the VM directory, or (when that path would not fit a UNIX socket
+    address, 107 bytes) under /run/onestack-qmp with a name hashed from it."""
+    p = str(vm_dir(state_dir, instance_id) / "qmp.sock")
+    if len(p) < 100:
+        return p
+    os.makedirs("/run/onestack-qmp", mode=0o700, exist_ok=True)
+    return f"/run/onestack-qmp/{hashlib.sha1(p.encode()).hexdigest()[:20]}.sock"
+
+
 def pid(state_dir: str, instance_id: str) -> int | None:
     d = vm_dir(state_dir, instance_id)
     p = read_pid(str(d / "pid"))
@@ -76,12 +87,13 @@ def start(state_dir: str, instance_id: str, *, kernel: str | None, initrd: str |
         raise CommandError([QEMU], 127, available() or "")
     d = vm_dir(state_dir, instance_id)
     d.mkdir(parents=True, exist_ok=True)
-    (d / "qmp.sock").unlink(missing_ok=True)
+    sock = qmp_path(state_dir, instance_id)
+    Path(sock).unlink(missing_ok=True)
     use_kvm = kvm_usable() if accel == "auto" else accel == "kvm"
     cmd = [QEMU, "-name", names.qemu_name(instance_id), "-M", "pc", "-accel", "kvm" if use_kvm else "tcg",
            "-m", str(memory_mb), "-smp", str(vcpus), "-display", "none", "-vga", "none",
            "-serial", f"file:{d / 'serial.log'}", "-monitor", "none",
-           "-qmp", f"unix:{d / 'qmp.sock'},server=on,wait=off", "-pidfile", str(d / "pid"), "-daemonize"]
+           "-qmp", f"unix:{sock},server=on,wait=off", "-pidfile", str(d / "pid"), "-daemonize"]
     if kernel:
         cmd += ["-kernel", kernel, "-append", append]
     if use_kvm:
@@ -107,7 +119,7 @@ def start(state_dir: str, instance_id: str, *, kernel: str | None, initrd: str |
         raise CommandError(full, p.returncode, p.stderr)
     for _ in range(200):
         got = pid(state_dir, instance_id)
-        if got and (d / "qmp.sock").exists():
+        if got and os.path.exists(sock):
             return got
         time.sleep(0.02)
     raise CommandError(full, 0, "qemu did not write its pid file / QMP socket")
@@ -151,7 +163,7 @@ class QMP:
 
 
 def qmp(state_dir: str, instance_id: str, cmd: str, args: dict[str, Any] | None = None) -> Any:
-    c = QMP(str(vm_dir(state_dir, instance_id) / "qmp.sock"))
+    c = QMP(qmp_path(state_dir, instance_id))
     try:
         return c.execute(cmd, args)
     finally:
@@ -212,6 +224,7 @@ def stop(state_dir: str, instance_id: str, timeout: float = 0) -> None:
 
 def destroy(state_dir: str, instance_id: str) -> None:
     stop(state_dir, instance_id)
+    Path(qmp_path(state_dir, instance_id)).unlink(missing_ok=True)
     d = vm_dir(state_dir, instance_id)
     if d.exists():
         shutil.rmtree(d, ignore_errors=True)
