@@ -230,10 +230,7 @@ def host_usage(host: str) -> list[dict[str, str]]:
 
 # ------------------------------------------------------------------ messages
 def get_message(s: Any, ctx: Any, message_id: str) -> m.Message:
-    msg = s.get(m.Message, message_id)
-    if msg is None or (not service._is_admin(ctx) and msg.project_id != ctx.project_id):
-        raise verr.MessageNotFound(message_id=message_id)
-    return msg
+    return service.get_owned(s, ctx, m.Message, message_id, verr.MessageNotFound(message_id=message_id))
 
 
 def delete_message(ctx: Any, message_id: str) -> None:

@@ -93,10 +93,7 @@ def set_group_specs(ctx: Any, type_id: str, specs: dict[str, str], remove: str |
 
 # ------------------------------------------------------------------ groups
 def get_group(s: Any, ctx: Any, group_id: str) -> m.Group:
-    g = s.get(m.Group, group_id)
-    if g is None or (not service._is_admin(ctx) and g.project_id != ctx.project_id):
-        raise verr.GroupNotFound(group_id=group_id)
-    return g
+    return service.get_owned(s, ctx, m.Group, group_id, verr.GroupNotFound(group_id=group_id))
 
 
 def check_volume_fits(g: m.Group, vtype: m.VolumeType) -> None:
@@ -233,10 +230,7 @@ def create_group_from_source(ctx: Any, name: str | None, description: str | None
 
 # ------------------------------------------------------------------ group snapshots
 def get_group_snapshot(s: Any, ctx: Any, gs_id: str) -> m.GroupSnapshot:
-    gs = s.get(m.GroupSnapshot, gs_id)
-    if gs is None or (not service._is_admin(ctx) and gs.project_id != ctx.project_id):
-        raise verr.GroupSnapshotNotFound(group_snapshot_id=gs_id)
-    return gs
+    return service.get_owned(s, ctx, m.GroupSnapshot, gs_id, verr.GroupSnapshotNotFound(group_snapshot_id=gs_id))
 
 
 def create_group_snapshot(ctx: Any, group_id: str, name: str | None, description: str | None) -> m.GroupSnapshot:

@@ -185,12 +185,17 @@ def delete_type(ctx: Any, type_id: str) -> None:
         t.name = f"{t.name}-deleted-{t.id}"
 
 
+def get_owned(s: Any, ctx: Any, model: Any, row_id: str, not_found: Exception) -> Any:
+    """A row of ``model`` the caller may see (its project's, or any for admins); else ``not_found``."""
+    row = s.get(model, row_id)
+    if row is None or (not _is_admin(ctx) and row.project_id != ctx.project_id):
+        raise not_found
+    return row
+
+
 # ------------------------------------------------------------------ volumes
 def get_volume(s: Any, ctx: Any, volume_id: str, for_update: bool = False) -> m.Volume:
-    v = s.get(m.Volume, volume_id)
-    if v is None or (not _is_admin(ctx) and v.project_id != ctx.project_id):
-        raise verr.VolumeNotFound(volume_id=volume_id)
-    return v
+    return get_owned(s, ctx, m.Volume, volume_id, verr.VolumeNotFound(volume_id=volume_id))
 
 
 # Extra specs the scheduler compares with a backend's capabilities (unscoped or
@@ -711,10 +716,7 @@ def initialize_connection(ctx: Any, volume_id: str, connector: dict[str, Any]) -
 
 # ------------------------------------------------------------------ snapshots
 def get_snapshot(s: Any, ctx: Any, snapshot_id: str) -> m.Snapshot:
-    sn = s.get(m.Snapshot, snapshot_id)
-    if sn is None or (not _is_admin(ctx) and sn.project_id != ctx.project_id):
-        raise verr.SnapshotNotFound(snapshot_id=snapshot_id)
-    return sn
+    return get_owned(s, ctx, m.Snapshot, snapshot_id, verr.SnapshotNotFound(snapshot_id=snapshot_id))
 
 
 def create_snapshot(ctx: Any, volume_id: str, name: str | None, description: str | None,
@@ -749,10 +751,7 @@ def delete_snapshot(ctx: Any, snapshot_id: str, force: bool = False) -> None:
 
 # ------------------------------------------------------------------ backups
 def get_backup(s: Any, ctx: Any, backup_id: str) -> m.Backup:
-    b = s.get(m.Backup, backup_id)
-    if b is None or (not _is_admin(ctx) and b.project_id != ctx.project_id):
-        raise verr.BackupNotFound(backup_id=backup_id)
-    return b
+    return get_owned(s, ctx, m.Backup, backup_id, verr.BackupNotFound(backup_id=backup_id))
 
 
 def create_backup(ctx: Any, body: dict[str, Any]) -> m.Backup:

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from onestack import db, errors
 from onestack.api import pagination
 from onestack.api.routing import Reply, Req
 from onestack.api.schema import validate
-from onestack.volume import groups, views
+from onestack.volume import errors as verr
+from onestack.volume import groups, service, views
 from onestack.volume import models as m
-from onestack.volume.api.common import admin, flag, need, parse_bool, target
+from onestack.volume.api.common import admin, flag, need, page, parse_bool, target
 from onestack.volume.api.volumes import NAME
 
 SPECS = {"type": "object", "patternProperties": {"^.{1,255}$": {"type": "string", "maxLength": 255}},
@@ -152,11 +151,10 @@ def group_create(req: Req) -> Reply:
 def _groups(req: Req, detail: bool) -> dict[str, Any]:
     need(req, "3.13")
     req.ctx.can("group:get_all", target(req))
+    limit, marker, sort = page(req, ["created_at", "id", "name", "status"])
+    rows = service.list_rows(req.ctx, m.Group, {}, sort, limit, marker, admin(req) and flag(req, "all_tenants"),
+                             verr.GroupNotFound(group_id=marker))
     with db.read() as s:
-        stmt = select(m.Group).order_by(m.Group.created_at.desc())
-        if not (admin(req) and flag(req, "all_tenants")):
-            stmt = stmt.where(m.Group.project_id == req.ctx.project_id)
-        rows = list(s.scalars(stmt))
         members = {g.id: groups.group_volume_ids(s, g.id) for g in rows} if detail else {}
     return {"groups": [views.group(req, g, members.get(g.id, []), flag(req, "list_volume")) if detail
                        else {"id": g.id, "name": g.name} for g in rows]}
@@ -264,13 +262,11 @@ def group_snapshot_create(req: Req) -> Reply:
 def _group_snapshots(req: Req, detail: bool) -> dict[str, Any]:
     need(req, "3.14")
     req.ctx.can("group:get_all_group_snapshots", target(req))
-    with db.read() as s:
-        stmt = select(m.GroupSnapshot).order_by(m.GroupSnapshot.created_at.desc())
-        if not (admin(req) and flag(req, "all_tenants")):
-            stmt = stmt.where(m.GroupSnapshot.project_id == req.ctx.project_id)
-        if req.query.get("group_id"):
-            stmt = stmt.where(m.GroupSnapshot.group_id == req.query["group_id"])
-        rows = list(s.scalars(stmt))
+    limit, marker, sort = page(req, ["created_at", "id", "name", "status", "group_id"])
+    filters = {"group_id": req.query["group_id"]} if req.query.get("group_id") else {}
+    rows = service.list_rows(req.ctx, m.GroupSnapshot, filters, sort, limit, marker,
+                             admin(req) and flag(req, "all_tenants"),
+                             verr.GroupSnapshotNotFound(group_snapshot_id=marker))
     return {"group_snapshots": [views.group_snapshot(req, gs) if detail else {"id": gs.id, "name": gs.name}
                                 for gs in rows]}
 
