@@ -60,17 +60,32 @@ def ensure_node(s: Any, host: str, res: Any) -> m.ComputeNode:
     return node
 
 
-def services(s: Any, host: str | None = None, binary: str | None = None) -> list[m.Service]:
-    stmt = select(m.Service).where(m.Service.deleted.is_(False)).order_by(m.Service.id)
+_SERVICE_COLS = (m.Service.id, m.Service.uuid, m.Service.host, m.Service.binary, m.Service.disabled,
+                 m.Service.forced_down, m.Service.last_seen_up)
+_NODE_COLS = (m.ComputeNode.id, m.ComputeNode.uuid, m.ComputeNode.host, m.ComputeNode.hypervisor_hostname,
+              m.ComputeNode.hypervisor_type)
+
+
+def services(s: Any, host: str | None = None, binary: str | None = None,
+             hosts: list[str] | None = None, rows: bool = False) -> list[m.Service]:
+    """Live services; ``rows``: read-only rows of the scheduling columns (cheaper than objects)."""
+    stmt = (select(*_SERVICE_COLS) if rows else select(m.Service)).where(m.Service.deleted.is_(False)) \
+        .order_by(m.Service.id)
     if host:
         stmt = stmt.where(m.Service.host == host)
+    if hosts is not None:
+        stmt = stmt.where(m.Service.host.in_(hosts))
     if binary:
         stmt = stmt.where(m.Service.binary == binary)
-    return list(s.scalars(stmt))
+    return list(s.execute(stmt) if rows else s.scalars(stmt))
 
 
-def nodes(s: Any) -> list[m.ComputeNode]:
-    return list(s.scalars(select(m.ComputeNode).where(m.ComputeNode.deleted.is_(False)).order_by(m.ComputeNode.id)))
+def nodes(s: Any, uuids: list[str] | None = None, rows: bool = False) -> list[m.ComputeNode]:
+    stmt = (select(*_NODE_COLS) if rows else select(m.ComputeNode)).where(m.ComputeNode.deleted.is_(False)) \
+        .order_by(m.ComputeNode.id)
+    if uuids is not None:
+        stmt = stmt.where(m.ComputeNode.uuid.in_(uuids))
+    return list(s.execute(stmt) if rows else s.scalars(stmt))
 
 
 def compute_hosts(s: Any) -> list[str]:

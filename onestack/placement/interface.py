@@ -49,8 +49,13 @@ def candidates(resources: dict[str, int], required: list[str] = (), forbidden: l
     g.required.forbidden = set(forbidden)
     g.member_of = [(set(x), False) for x in member_of]
     with db.read() as s:
-        results, summaries, _ = svc.allocation_candidates(s, [g], None, limit)
-        names = dict(s.execute(select(m.ResourceProvider.uuid, m.ResourceProvider.name)).all())
+        # single-provider requests: SQL finds the providers with room, the search reads only those
+        only = svc.fitting_providers(s, g.resources, limit if not (required or forbidden or member_of) else None)
+        if not only:
+            return []
+        results, summaries, _ = svc.allocation_candidates(s, [g], None, limit, only=only)
+        names = dict(s.execute(select(m.ResourceProvider.uuid, m.ResourceProvider.name)
+                               .where(m.ResourceProvider.uuid.in_(only))).all())
     out = []
     for r in results:
         if len(r["allocations"]) != 1:

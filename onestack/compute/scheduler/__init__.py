@@ -26,7 +26,9 @@ FAILED_BUILDS: dict[str, int] = {}
 def host_states(s: Any, candidates: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
     out = []
     c = cconf.get()
-    svcs = {svc.host: svc for svc in hostlib.services(s, binary="nova-compute")}
+    node_rows = hostlib.nodes(s, list(candidates) if candidates is not None else None, rows=True)
+    svcs = {svc.host: svc for svc in hostlib.services(s, binary="nova-compute",
+                                                       hosts=list({n.host for n in node_rows}), rows=True)}
     # every aggregate's hosts and metadata in two queries (not per host)
     meta: dict[int, dict[str, str]] = {}
     for row in s.scalars(select(m.AggregateMetadata)):
@@ -34,7 +36,7 @@ def host_states(s: Any, candidates: dict[str, dict[str, Any]] | None) -> list[di
     by_host: dict[str, list[int]] = {}
     for row in s.scalars(select(m.AggregateHost)):
         by_host.setdefault(row.host, []).append(row.aggregate_id)
-    for node in hostlib.nodes(s):
+    for node in node_rows:
         if candidates is not None and node.uuid not in candidates:
             continue
         svc = svcs.get(node.host)
