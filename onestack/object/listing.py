@@ -359,7 +359,9 @@ class ContainerDB:
         """Insert/replace ``row`` unless a newer version is recorded: (the previous row, the
         container's (object_count, bytes_used) after the change). ``keep_old``: "all" keeps
         the replaced row as an older version (versioning enabled), "versioned" only when it
-        has a version id (versioning disabled)."""
+        has a version id (versioning disabled); then the previous row carries ``dead``: the
+        file timestamps no row refers to any more, the only ones a versioned container may
+        remove (a "before this timestamp" sweep could take an in-flight older version)."""
         c = self._conn()
         if c is None:
             raise FileNotFoundError(self.path)
@@ -368,10 +370,17 @@ class ContainerDB:
             old = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM object WHERE name = ?",
                                (row["name"],)).fetchone()
             if old is not None and old["ts"] > row["ts"]:
-                return {"superseded": True, **dict(old)}, _totals(conn)
+                dead = {row["ts"]}
+                if keep_old == "all":
+                    # a newer version committed first: this one is still a version, an older one
+                    dead = _keep_version(conn, {"meta_ts": None, **row})
+                return {"superseded": True, **dict(old), "dead": dead}, _totals(conn)
+            dead: set[str] = set()
             if old is not None and (keep_old == "all" or (keep_old == "versioned" and
                                                           old["vid"] not in (None, "null"))):
-                _keep_version(conn, dict(old))
+                dead = _keep_version(conn, dict(old))
+            elif old is not None:
+                dead = {t for t in (old["ts"], old["meta_ts"]) if t}
             conn.execute(f"INSERT OR REPLACE INTO object ({OBJECT_COLUMNS}) VALUES "
                          "(:name, :ts, :meta_ts, :size, :content_type, :etag, :last_modified, "
                          ":delete_at, :vid)", {"meta_ts": None, "delete_at": None, "vid": None, **row})
@@ -379,7 +388,7 @@ class ContainerDB:
             d_bytes = row["size"] - (old["size"] if old is not None else 0)
             conn.execute("UPDATE stat SET object_count = object_count + ?, "
                          "bytes_used = bytes_used + ?", (d_count, d_bytes))
-            return (dict(old) if old is not None else None), _totals(conn)
+            return ({**dict(old), "dead": dead} if old is not None else None), _totals(conn)
         return c.write(apply)
 
     def update_object(self, name: str, **values: Any) -> bool:
@@ -438,7 +447,9 @@ class ContainerDB:
                 return None, _totals(conn)
             old = dict(old)
             if marker is not None or old["vid"] not in (None, "null"):
-                _keep_version(conn, old)
+                old["dead"] = _keep_version(conn, old)
+            else:
+                old["dead"] = {t for t in (old["ts"], old["meta_ts"]) if t}
             if marker is not None:
                 _keep_version(conn, {**marker, "name": name}, is_marker=True)
             conn.execute("DELETE FROM object WHERE name = ?", (name,))
@@ -563,15 +574,21 @@ class ContainerDB:
                 pass
 
 
-def _keep_version(conn: sqlite3.Connection, row: dict[str, Any], is_marker: bool = False) -> None:
-    """Record ``row`` as an older version; there is at most one "null" version per name."""
+def _keep_version(conn: sqlite3.Connection, row: dict[str, Any], is_marker: bool = False) -> set[str]:
+    """Record ``row`` as an older version; there is at most one "null" version per name, so
+    a new one replaces the old: the replaced one's file timestamps (now unreferenced)."""
     vid = row.get("vid") or "null"
+    dead: set[str] = set()
     if vid == "null":
+        for r in conn.execute("SELECT ts, meta_ts FROM version WHERE name = ? AND vid = 'null'",
+                              (row["name"],)).fetchall():
+            dead |= {t for t in r if t}
         conn.execute("DELETE FROM version WHERE name = ? AND vid = 'null'", (row["name"],))
     conn.execute(f"INSERT OR REPLACE INTO version ({VERSION_COLUMNS}) VALUES "
                  "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  (row["name"], row["ts"], vid, row.get("meta_ts"), row["size"], row["content_type"],
                   row["etag"], row["last_modified"], 1 if is_marker else 0))
+    return dead - {row["ts"], row.get("meta_ts")}
 
 
 def _totals(conn: sqlite3.Connection) -> tuple[int, int]:

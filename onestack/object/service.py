@@ -539,12 +539,18 @@ def _publish(account: str, container: str, name: str, row: dict[str, Any],
     except FileNotFoundError:      # the container went away meanwhile
         b.files.cleanup(account, container, name, before=row["ts"], inclusive=True)
         raise errors.NotFound() from None
-    keep = cdb.version_stems(name) if mode is not None else set()
-    if prev is not None and prev.get("superseded"):
+    if mode is not None:
+        # a versioned container removes exactly the files no row refers to any more
+        if prev is not None and prev["dead"]:
+            b.files.remove(account, container, name, prev["dead"])
+        if prev is not None and prev.get("superseded"):
+            return row
+    elif prev is not None and prev.get("superseded"):
         b.files.cleanup(account, container, name, before=row["ts"], inclusive=True,
-                        keep=keep | {prev["ts"], prev["meta_ts"] or ""})
+                        keep={prev["ts"], prev["meta_ts"] or ""})
         return row
-    b.files.cleanup(account, container, name, before=row["ts"], keep=keep)
+    else:
+        b.files.cleanup(account, container, name, before=row["ts"])
     b.account_db(account).update_stats(container, count, used)
     if row.get("delete_at"):
         _enqueue_expiry(account, container, name, row["ts"], row["delete_at"])
@@ -599,15 +605,16 @@ def delete_object(account: str, container: str, name: str, *, versioning: bool =
         old, (count, used) = cdb.delete_versioned(name, marker)
         if old is None:
             raise errors.NotFound()
-        b.files.cleanup(account, container, name, before=new_ts(), keep=cdb.version_stems(name))
+        b.files.remove(account, container, name, old["dead"])
         b.account_db(account).update_stats(container, count, used)
         return {**old, "marker_vid": marker["vid"] if marker else None}
     old = cdb.delete_object(name, ts=if_ts)
     if old is None:
         raise errors.NotFound()
-    ts = new_ts()
-    keep = cdb.version_stems(name) if mode is not None else set()
-    b.files.cleanup(account, container, name, before=ts, keep=keep)
+    if mode is not None:       # exactly this row's files: older versions may be in flight
+        b.files.remove(account, container, name, {t for t in (old["ts"], old["meta_ts"]) if t})
+    else:
+        b.files.cleanup(account, container, name, before=new_ts())
     _sync_account(account, container, cdb)
     return old
 

@@ -335,6 +335,9 @@ class FileStore:
 
     def remove(self, account: str, container: str, obj: str, stems: set[str]) -> None:
         """Remove this object's files with these timestamps (a deleted version)."""
+        stems = {t for t in stems if t}
+        if not stems:
+            return
         for d in self.dirs(account, container, obj):
             for n in os.listdir(d) if d.exists() else []:
                 if n.rsplit(".", 1)[0] in stems:
