@@ -263,7 +263,8 @@ def ensure_routes(routes: Iterable[dict[str, str]], ns: str | None = None, *,
 # ---------------------------------------------------------------------------------------
 def ensure_router(router_id: str, interfaces: list[dict[str, Any]], gateway: dict[str, Any] | None, *,
                   host_ns: str | None = None, snat: bool = True, routes: Iterable[dict[str, str]] = (),
-                  metadata: tuple[str, int] | None = None, mtu: int | None = None) -> str:
+                  metadata: tuple[str, int] | None = None, mtu: int | None = None,
+                  port_forwardings: Iterable[dict[str, Any]] = ()) -> str:
     """Converge router ``router_id``'s namespace; returns its name.
 
     interfaces: [{"port_id", "bridge", "mac_address", "cidrs": ["10.0.0.1/24"]}] (tenant side);
@@ -272,6 +273,9 @@ def ensure_router(router_id: str, interfaces: list[dict[str, Any]], gateway: dic
     every internal subnet behind the gateway's first address. ``metadata`` (ip, port)
     DNATs 169.254.169.254:80 arriving on internal interfaces to a proxy listening there.
     Floating IPs are managed separately (:func:`ensure_floating_ip`) and survive this call.
+    ``port_forwardings`` [{"floating_ip", "protocol", "external_port", "internal_ip",
+    "internal_port"}] DNAT one port of a floating IP (which must be among the gateway's
+    cidrs as a /32) to an internal address.
     """
     rns = names.router_netns(router_id)
     ensure_netns(rns, forwarding=True)
@@ -291,12 +295,13 @@ def ensure_router(router_id: str, interfaces: list[dict[str, Any]], gateway: dic
     if gateway and gateway.get("gateway_ip"):
         rts.append({"destination": "0.0.0.0/0", "nexthop": gateway["gateway_ip"]})
     ensure_routes(rts, rns)
-    _router_table(rns, interfaces, gateway, snat, metadata)
+    _router_table(rns, interfaces, gateway, snat, metadata, list(port_forwardings))
     return rns
 
 
 def _router_table(rns: str, interfaces: list[dict[str, Any]], gateway: dict[str, Any] | None,
-                  snat: bool, metadata: tuple[str, int] | None) -> None:
+                  snat: bool, metadata: tuple[str, int] | None,
+                  port_forwardings: list[dict[str, Any]] = ()) -> None:
     t = names.NFT_ROUTER_TABLE
     lines = [
         f"add table ip {t}",
@@ -312,6 +317,11 @@ def _router_table(rns: str, interfaces: list[dict[str, Any]], gateway: dict[str,
         mip, mport = metadata
         lines.append(f"add rule ip {t} pre iifname {{ {', '.join(qrs)} }} ip daddr 169.254.169.254 "
                      f"tcp dport 80 dnat to {mip}:{mport}")
+    for pf in port_forwardings:
+        proto = pf["protocol"] if pf["protocol"] in ("tcp", "udp", "sctp") else "udplite"
+        for chain in ("pre", "out"):
+            lines.append(f"add rule ip {t} {chain} ip daddr {pf['floating_ip']} {proto} dport "
+                         f"{int(pf['external_port'])} dnat to {pf['internal_ip']}:{int(pf['internal_port'])}")
     lines.append(f"add rule ip {t} pre dnat to ip daddr map @fip_dnat")
     lines.append(f"add rule ip {t} out dnat to ip daddr map @fip_dnat")
     if gateway:

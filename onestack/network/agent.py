@@ -180,6 +180,12 @@ class Converger:
                 if kind == "netrouters":
                     keys |= {("router", p.device_id) for p in s.scalars(select(m.Port).where(
                         m.Port.network_id == ident, m.Port.device_owner.in_(ROUTER_PORT_OWNERS)))}
+                elif kind == "pfport":
+                    port = s.get(m.Port, ident)
+                    if port is not None:
+                        keys |= {("router", p.device_id) for p in s.scalars(select(m.Port).where(
+                            m.Port.network_id == port.network_id,
+                            m.Port.device_owner.in_(ROUTER_PORT_OWNERS[:3])))}
                 elif kind == "agroup":
                     keys |= {("sg", r.security_group_id) for r in s.scalars(select(m.SecurityGroupRule).where(
                         m.SecurityGroupRule.remote_address_group_id == ident))}
@@ -268,8 +274,20 @@ class Converger:
                 fips = [{"id": f.id, "floating_ip_address": f.floating_ip_address,
                          "fixed_ip_address": f.fixed_ip_address}
                         for f in s.scalars(select(m.FloatingIP).where(m.FloatingIP.router_id == router_id))]
+                pfs = []
+                if r.gw_network_id and itfs:
+                    inside = {p["network_id"] for p in itfs}
+                    for pf, fip, port in s.execute(
+                            select(m.PortForwarding, m.FloatingIP, m.Port)
+                            .join(m.FloatingIP, m.FloatingIP.id == m.PortForwarding.floatingip_id)
+                            .join(m.Port, m.Port.id == m.PortForwarding.internal_port_id)
+                            .where(m.FloatingIP.floating_network_id == r.gw_network_id)):
+                        if port.network_id in inside:
+                            pfs.append({"floating_ip": fip.floating_ip_address, "protocol": pf.protocol,
+                                        "external_port": pf.external_port, "internal_ip": pf.internal_ip_address,
+                                        "internal_port": pf.internal_port})
                 rdoc = {"id": r.id, "enable_snat": r.enable_snat, "routes": list(r.routes or []),
-                        "floating_ips": fips}
+                        "floating_ips": fips, "port_forwardings": pfs}
         if r is None:
             d.ensure_router_gone(router_id)
             return
@@ -407,6 +425,8 @@ def _keys_for(obj: Any, how: str) -> set[Key]:
         keys |= {("router", r) for r in _old(obj, "router_id") if r}
     elif isinstance(obj, m.SecurityGroupRule):
         keys.add(("sg", obj.security_group_id))
+    elif isinstance(obj, m.PortForwarding):
+        keys |= {("pfport", p) for p in _old(obj, "internal_port_id") if p}
     elif isinstance(obj, m.AddressGroup):
         keys.add(("agroup", obj.id))
     return keys

@@ -391,7 +391,8 @@ def update_floatingip(s: Session, ctx: Any, fip: m.FloatingIP, v: dict[str, Any]
 
 def delete_floatingip(s: Session, ctx: Any, fip: m.FloatingIP) -> None:
     port = s.get(m.Port, fip.floating_port_id)
-    s.query(m.PortForwarding).filter(m.PortForwarding.floatingip_id == fip.id).delete()
+    for pf in s.scalars(select(m.PortForwarding).where(m.PortForwarding.floatingip_id == fip.id)):
+        s.delete(pf)          # row by row: the network agent sees them go
     svc.drop_tags(s, fip.id)
     s.delete(fip)
     s.flush()

@@ -196,6 +196,15 @@ def test_instances_get_dhcp_routing_floating_ip_security_groups_and_metadata(clo
         assert connect(None, fip, 8080) == f"{cloud.public}.1"
         cloud.cli("security", "group", "rule", "delete", rule["id"], json_out=False)
         assert connect(None, fip, 8080) is None
+        # port forwarding: another floating IP's port 2222 reaches the instance's 22
+        fip2 = cloud.cli("floating", "ip", "create", "public")["floating_ip_address"]
+        pf = cloud.cli("floating", "ip", "port", "forwarding", "create", "--internal-ip-address", fixed,
+                       "--port", port["id"], "--internal-protocol-port", "22", "--external-protocol-port",
+                       "2222", "--protocol", "tcp", fip2)
+        assert connect(None, fip2, 2222) == f"{cloud.public}.1"
+        cloud.cli("floating", "ip", "port", "forwarding", "delete", fip2, pf["id"], json_out=False)
+        assert connect(None, fip2, 2222) is None
+        cloud.cli("floating", "ip", "delete", fip2, json_out=False)
     finally:
         servers.stop()
 

@@ -166,7 +166,8 @@ class LinuxDriver(Driver):
     def ensure_router(self, router: Doc, interfaces: list[Doc], gateway: Doc | None) -> None:
         """The networks of ``interfaces`` and ``gateway`` must have been ensured first.
         router: id, enable_snat, routes, floating_ips [{id, floating_ip_address,
-        fixed_ip_address}] (the complete set; others are removed); interfaces: router ports
+        fixed_ip_address}] (the complete set; others are removed), port_forwardings
+        [{floating_ip, protocol, external_port, internal_ip, internal_port}]; interfaces: router ports
         with ``subnets`` {id: {cidr}}; gateway: the gateway port with ``subnets`` and
         ``gateway_ip`` (the external subnet's gateway), or None."""
         rid = router["id"]
@@ -187,12 +188,15 @@ class LinuxDriver(Driver):
                 # there); listing them keeps ensure_router from removing them
                 gw["cidrs"] += [f"{f['floating_ip_address']}/32" for f in router.get("floating_ips") or []
                                 if f.get("fixed_ip_address")]
+                gw["cidrs"] += sorted({f"{pf['floating_ip']}/32" for pf in router.get("port_forwardings") or []}
+                                      - set(gw["cidrs"]))
         v4 = [c for i in itfs for c in i["cidrs"] if ipaddress.ip_interface(c).version == 4]
         port = host.settings().metadata_proxy_port
         metadata = (str(ipaddress.ip_interface(v4[0]).ip), port) if v4 else None
         with self.lock:
             rns = net.ensure_router(rid, itfs, gw, host_ns=self.ns, snat=router.get("enable_snat", True),
-                                    routes=router.get("routes") or [], metadata=metadata)
+                                    routes=router.get("routes") or [], metadata=metadata,
+                                    port_forwardings=router.get("port_forwardings") or [] if gw else [])
             if metadata:
                 self.proxy.ensure(("router", rid), rns, "0.0.0.0", port)
             else:
