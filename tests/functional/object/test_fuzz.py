@@ -35,3 +35,22 @@ def test_listing_queries_never_5xx(demo, params):
     assert r.status < 500, (params, r)
     r = demo.cloud.request("GET", f"{demo.path}?{qs}", token=demo.token)
     assert r.status < 500, (params, r)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(vid=st.text(max_size=20) | st.sampled_from(["null", "0", "1e999", "-1", "1.5", "nan", "9" * 40]),
+       method=st.sampled_from(["GET", "HEAD", "DELETE", "PUT", "POST", "COPY"]),
+       params=st.dictionaries(st.sampled_from(["marker", "version_marker", "prefix", "limit", "format"]),
+                              st.text(max_size=12), max_size=3))
+def test_versioning_queries_never_5xx(demo, vid, method, params):
+    demo.req("PUT", "/fuzz-v", headers={"X-Versions-Enabled": "true"})
+    headers = {"Destination": "fuzz-v/copy"} if method == "COPY" else {}
+    body = b"abc" if method in ("PUT", "POST") else None
+    if body:
+        headers["Content-Length"] = "3"
+    r = demo.cloud.request(method, f"{demo.path}/fuzz-v/o?version-id={quote(vid, safe='')}",
+                           token=demo.token, headers=headers, raw=body)
+    assert r.status < 500, (method, vid, r)
+    qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+    r = demo.cloud.request("GET", f"{demo.path}/fuzz-v?versions&{qs}", token=demo.token)
+    assert r.status < 500, (params, r)
