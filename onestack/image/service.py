@@ -533,6 +533,27 @@ def delete_image(ctx: Any, image_id: str) -> None:
     staging().delete(image_id)
 
 
+def delete_from_store(ctx: Any, image_id: str, store_id: str) -> None:
+    """Remove an active image's data from one of its stores (never the last one)."""
+    if store_id not in enabled_stores():
+        raise errors.NotFound(f"Unknown store: {store_id}")
+    with db.write() as s:
+        img = _get_row(s, ctx, image_id)
+        have = [x for x in (img.stores or "").split(",") if x]
+        if img.status != "active":
+            raise errors.Conflict(f"It's not allowed to remove image data from store if image "
+                                  f"status is not 'active' (it is {img.status}).")
+        if store_id not in have:
+            raise errors.NotFound(f"Image {image_id} is not present in store {store_id}.")
+        if len(have) == 1:
+            raise errors.Conflict(f"Image {image_id} has data in store {store_id} only: it cannot be "
+                                  "removed from its last store (delete the image instead).")
+        img.stores = ",".join(x for x in have if x != store_id)
+        img.location = data_store(img.stores.split(",")[0]).location(image_id)
+        img.updated_at = utcnow()
+    data_store(store_id).delete(image_id)
+
+
 def set_active_state(ctx: Any, image_id: str, action: str) -> None:
     """deactivate: active -> deactivated; reactivate: deactivated -> active (idempotent)."""
     target, source = (("deactivated", "active") if action == "deactivate"

@@ -120,6 +120,13 @@ def delete(req: Req) -> None:
     service.delete_image(req.ctx, img["id"])
 
 
+def delete_from_store(req: Req) -> None:
+    """DELETE /v2/stores/{store_id}/{image_id}: drop one store's copy of the data."""
+    img = _image(req)
+    req.ctx.can("image:delete_image_location", _target(req, img))
+    service.delete_from_store(req.ctx, img["id"], req.params["store_id"])
+
+
 def deactivate(req: Req) -> None:
     img = _image(req)
     req.ctx.can("image:deactivate", _target(req, img))

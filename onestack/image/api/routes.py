@@ -77,5 +77,6 @@ ROUTES = [
     route("GET", "/v2/info/import", info.import_info),
     route("GET", "/v2/info/stores", info.stores),
     route("GET", "/v2/info/stores/detail", info.stores_detail),
+    route("DELETE", "/v2/stores/{store_id}/{image_id}", images.delete_from_store),
     route("GET", "/v2/info/usage", info.usage),
 ]

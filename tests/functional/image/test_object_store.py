@@ -67,6 +67,16 @@ def test_stores_list_and_object_default(ocloud, tmp_path):
     _wait(lambda: ocloud.cli("volume", "show", v["id"])["status"] == "available")
     with open(ocloud.state_dir / "volumes" / "file" / f"volume-{v['id']}", "rb") as f:
         assert f.read(len(data)) == data
+    # one store's copy can go (never the last one)
+    r = ocloud.request("DELETE", f"/image/v2/stores/local/{img['id']}", token=tok)
+    assert r.status == 204, r
+    assert _stores(ocloud, img["id"]) == "object"
+    assert not (ocloud.state_dir / "images" / img["id"]).exists()
+    assert ocloud.request("DELETE", f"/image/v2/stores/local/{img['id']}", token=tok).status == 404
+    assert ocloud.request("DELETE", f"/image/v2/stores/object/{img['id']}", token=tok).status == 409
+    assert ocloud.request("DELETE", f"/image/v2/stores/nowhere/{img['id']}", token=tok).status == 404
+    demo = ocloud.token("onestack")
+    assert ocloud.request("DELETE", f"/image/v2/stores/object/{img['id']}", token=demo).status in (403, 404)
     # delete removes it from every store
     ocloud.cli("volume", "delete", v["id"], json_out=False)
     ocloud.cli("image", "delete", img["id"], json_out=False)
