@@ -896,6 +896,7 @@ def _host_power(action: str) -> Any:
         if cconf.get().driver != "fake":
             raise errors.NotImplementedYet("Virt driver does not implement host power management.")
         return {"host": name, "power_action": action}
+    handler.__name__ = f"hosts_{action}"
     return handler
 
 
