@@ -68,7 +68,8 @@ def usage(s: Any, project_id: str) -> dict[str, int]:
     backups = s.execute(select(func.count(m.Backup.id), func.coalesce(func.sum(m.Backup.size), 0))
                         .where(m.Backup.project_id == project_id)).one()
     out = {"volumes": vols[0], "gigabytes": int(vols[1]) + int(snaps[1]), "snapshots": snaps[0],
-           "backups": backups[0], "backup_gigabytes": int(backups[1]), "groups": 0,
+           "backups": backups[0], "backup_gigabytes": int(backups[1]),
+           "groups": s.scalar(select(func.count(m.Group.id)).where(m.Group.project_id == project_id)) or 0,
            "per_volume_gigabytes": 0}
     for name, count, size in s.execute(
             select(m.VolumeType.name, func.count(m.Volume.id), func.coalesce(func.sum(m.Volume.size), 0))

@@ -28,6 +28,9 @@ def test_groups_snapshots_and_group_from_snapshot(cloud, uniq, admin_token):
     g = cloud.cli(*gv, "volume", "group", "create", "--volume-group-type", gt["ID"], "--volume-type",
                   vt["id"], "--name", f"g-{uniq}")
     assert g["Status"] == "available" and g["Volume Types"] == [vt["id"]]
+    project = cloud.sdk().current_project_id
+    usage = vreq(cloud, "GET", f"/os-quota-sets/{project}?usage=true", admin_token).json()["quota_set"]
+    assert usage["groups"]["in_use"] >= 1
     # a volume created in the group; a volume of another type is refused
     vol = create(cloud, admin_token, "3.13", size=1, volume_type=vt["id"], group_id=g["ID"])
     assert vol["group_id"] == g["ID"]
