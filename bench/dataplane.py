@@ -20,7 +20,6 @@ machine is shared, so numbers are noisy (load average recorded).
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
 import subprocess
@@ -103,8 +102,7 @@ def reachability(c: RunningCloud, driver: str, n: int, key: Path) -> dict[str, A
     out["cpu_pct"] = statistics.mean((after[s][1] - before[s][1]) / 20 * 100 for s in after)
     for s in out["servers"]:
         conn.compute.delete_server(s)
-    for s in out["servers"]:
-        conn.compute.wait_for_delete(conn.compute.get_server(s), wait=300)
+    until(lambda: not [s for s in conn.compute.servers() if s.id in out["servers"]], 300, 0.5)
     return out
 
 
