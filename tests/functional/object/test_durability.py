@@ -11,24 +11,23 @@ import time
 from tests.functional.object.conftest import SwiftUser
 
 
-def test_kill9_during_parallel_puts(fresh_cloud):
-    user = SwiftUser(fresh_cloud, "onestack")
-    c = "durable"
-    assert user.req("PUT", f"/{c}").status == 201
-    payloads = {f"obj-{i:03d}": os.urandom(64 * 1024 + i * 1021) for i in range(100)}
-    acked: dict[str, str] = {}
+def puts_then_kill9(cloud, user, container, uploads, enough):
+    """PUT every (name, data) in parallel, dribbling the bodies so some are mid-body, and
+    kill -9 the cloud once ``enough`` are acknowledged: [(name, response headers, data)]
+    of the acknowledged ones."""
+    acked = []
     lock = threading.Lock()
     start = threading.Event()
 
-    def upload(name: str, data: bytes) -> None:
+    def upload(name, data):
         start.wait()
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", fresh_cloud.port, timeout=30)
-            conn.putrequest("PUT", f"{user.path}/{c}/{name}")
+            conn = http.client.HTTPConnection("127.0.0.1", cloud.port, timeout=30)
+            conn.putrequest("PUT", f"{user.path}/{container}/{name}")
             conn.putheader("X-Auth-Token", user.token)
             conn.putheader("Content-Length", str(len(data)))
             conn.endheaders()
-            for i in range(0, len(data), 8192):      # dribble so some are mid-body at the kill
+            for i in range(0, len(data), 8192):
                 conn.send(data[i:i + 8192])
                 if i % (32 * 1024) == 0:
                     time.sleep(0.002)
@@ -36,22 +35,31 @@ def test_kill9_during_parallel_puts(fresh_cloud):
             r.read()
             if r.status == 201:
                 with lock:
-                    acked[name] = r.getheader("etag")
+                    acked.append((name, {k.lower(): v for k, v in r.getheaders()}, data))
         except OSError:
             pass
 
-    threads = [threading.Thread(target=upload, args=item) for item in payloads.items()]
+    threads = [threading.Thread(target=upload, args=item) for item in uploads]
     for t in threads:
         t.start()
     start.set()
-    # wait until some (not all) PUTs are acknowledged, then kill -9
     deadline = time.time() + 30
-    while time.time() < deadline and len(acked) < 20:
+    while time.time() < deadline and len(acked) < enough:
         time.sleep(0.01)
-    fresh_cloud.kill9()
+    cloud.kill9()
     for t in threads:
         t.join(timeout=60)
-    snapshot = dict(acked)
+    with lock:
+        return list(acked)
+
+
+def test_kill9_during_parallel_puts(fresh_cloud):
+    user = SwiftUser(fresh_cloud, "onestack")
+    c = "durable"
+    assert user.req("PUT", f"/{c}").status == 201
+    payloads = {f"obj-{i:03d}": os.urandom(64 * 1024 + i * 1021) for i in range(100)}
+    acked = puts_then_kill9(fresh_cloud, user, c, payloads.items(), enough=20)
+    snapshot = {name: h["etag"] for name, h, _ in acked}
     assert snapshot, "no PUT completed before the kill"
 
     fresh_cloud.launch()
@@ -90,41 +98,9 @@ def test_kill9_during_versioned_puts_keeps_every_acknowledged_version(fresh_clou
     user = SwiftUser(fresh_cloud, "onestack")
     c = "versioned"
     assert user.req("PUT", f"/{c}", headers={"X-Versions-Enabled": "true"}).status == 201
-    payloads = {(f"doc-{i % 5}", i): os.urandom(32 * 1024 + i * 517) for i in range(60)}
-    acked: dict[str, tuple[str, bytes]] = {}
-    lock = threading.Lock()
-    start = threading.Event()
-
-    def upload(name: str, data: bytes) -> None:
-        start.wait()
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", fresh_cloud.port, timeout=30)
-            conn.putrequest("PUT", f"{user.path}/{c}/{name}")
-            conn.putheader("X-Auth-Token", user.token)
-            conn.putheader("Content-Length", str(len(data)))
-            conn.endheaders()
-            for i in range(0, len(data), 8192):
-                conn.send(data[i:i + 8192])
-                time.sleep(0.001)
-            r = conn.getresponse()
-            r.read()
-            if r.status == 201:
-                with lock:
-                    acked[r.getheader("x-object-version-id")] = (name, data)
-        except OSError:
-            pass
-
-    threads = [threading.Thread(target=upload, args=(name, data)) for (name, _), data in payloads.items()]
-    for t in threads:
-        t.start()
-    start.set()
-    deadline = time.time() + 30
-    while time.time() < deadline and len(acked) < 15:
-        time.sleep(0.01)
-    fresh_cloud.kill9()
-    for t in threads:
-        t.join(timeout=60)
-    snapshot = dict(acked)
+    uploads = [(f"doc-{i % 5}", os.urandom(32 * 1024 + i * 517)) for i in range(60)]
+    acked = puts_then_kill9(fresh_cloud, user, c, uploads, enough=15)
+    snapshot = {h["x-object-version-id"]: (name, data) for name, h, data in acked}
     assert snapshot, "no PUT completed before the kill"
 
     fresh_cloud.launch()
