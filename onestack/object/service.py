@@ -12,12 +12,10 @@ at start-up), so account and container stats are exact.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
-import errno
 import hashlib
 import logging
 import math
@@ -27,14 +25,14 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 from starlette.concurrency import run_in_threadpool
 
 from onestack import errors
 from onestack.object import listing
 from onestack.object import errors as oerr
-from onestack.object.drivers.files import CorruptObject, FileStore, Handle, Ring, quarantine
+from onestack.object.drivers.files import CorruptObject, FileStore, Handle, Ring
 
 log = logging.getLogger(__name__)
 
