@@ -1,6 +1,6 @@
 """Image data plane: upload/download MiB/s of a large image vs. the disk's own dd figures.
 
-    .venv/bin/python bench/image.py [--size-mib 1024] [--reps 2] [--no-report]
+    .venv/bin/python bench/image.py [--size-mib 1024] [--reps 2] [--store local|object] [--no-report]
 
 Starts onestack on a fresh state dir, measures `dd` write (fdatasync) and read (O_DIRECT)
 on the same filesystem, then uploads/downloads a generated image with curl (the same client
@@ -93,6 +93,8 @@ def main() -> int:
     ap.add_argument("--size-mib", type=int, default=int(os.environ.get("SIZE_MIB", 1024)))
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--no-report", action="store_true")
+    ap.add_argument("--store", choices=["local", "object"], default="local",
+                    help="the image store measured: files, or onestack's object service")
     args = ap.parse_args()
     common.need("curl")
     work = Path(tempfile.mkdtemp(prefix="bench-image-"))
@@ -105,7 +107,9 @@ def main() -> int:
         img = work / "image.raw"
         md5 = make_image(img, args.size_mib)
         port = common.free_port()
-        env = {**os.environ, "ONESTACK_LOG_LEVEL": "WARNING", "ONESTACK_IDENTITY__PASSWORD_HASH_ROUNDS": "4"}
+        env = {**os.environ, "ONESTACK_LOG_LEVEL": "WARNING", "ONESTACK_IDENTITY__PASSWORD_HASH_ROUNDS": "4",
+               "ONESTACK_IMAGE__ENABLED_STORES": f"local,{args.store}" if args.store != "local" else "local",
+               "ONESTACK_IMAGE__DEFAULT_STORE": args.store}
         env.pop("OS_CLOUD", None)
         log = open(work / "onestack.log", "ab")
         proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "onestack"), "up", "--state-dir",
@@ -167,7 +171,10 @@ def main() -> int:
         "meaningful one).",
         "",
         f"{args.size_mib} MiB generated raw image, curl `PUT/GET /image/v2/images/ID/file` "
-        f"(the anchor's calls), {args.reps} runs, filesystem store on the same disk as dd.",
+        f"(the anchor's calls), {args.reps} runs, "
+        + ("filesystem store on the same disk as dd." if args.store == "local" else
+           "object store (onestack's object service on the same disk as dd; upload = temp file "
+           "+ checks, then streamed into the object service)."),
         "",
         "| | MiB/s (each run) | server CPU s/run |",
         "|---|---|---|",
