@@ -85,14 +85,19 @@ class ComputeAgent:
         from onestack.compute import states as st
         from onestack.db.base import utcnow
         changes = {}
-        for uuid, (vm_state, task_state, power) in self._live_here().items():
+        live = self._live_here()          # the DB first: an action that finished before it shows in the driver
+        known = self.driver.power_states() if hasattr(self.driver, "power_states") else None
+        for uuid, (vm_state, task_state, power) in live.items():
             if task_state is not None or vm_state in (st.BUILDING, st.ERROR, st.SHELVED_OFFLOADED,
                                                       st.SOFT_DELETED, st.DELETED):
                 continue
-            try:
-                actual = self.driver.get_info({"uuid": uuid})["power_state"]
-            except vd.InstanceNotFound:
-                actual = vd.NOSTATE
+            if known is not None:
+                actual = known.get(uuid, vd.NOSTATE)
+            else:
+                try:
+                    actual = self.driver.get_info({"uuid": uuid})["power_state"]
+                except vd.InstanceNotFound:
+                    actual = vd.NOSTATE
             if actual == power and not (actual in (vd.SHUTDOWN, vd.NOSTATE) and vm_state != st.STOPPED):
                 continue
             changes[uuid] = actual

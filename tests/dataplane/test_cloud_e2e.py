@@ -23,7 +23,7 @@ import pytest
 
 from onestack.dataplane import inventory, runc
 from onestack.dataplane._util import which
-from tests.dataplane.test_virt_container import sweep_cloud, wait, wait_for_tiny
+from tests.dataplane.test_virt_container import real_cloud, wait
 from tests.harness import RunningCloud
 
 pytestmark = pytest.mark.skipif(not (which("runc") and which("ssh") and which("dnsmasq")),
@@ -53,20 +53,8 @@ def e2e_env(driver: str) -> dict[str, str]:
 
 @pytest.fixture
 def e2e_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningCloud]:
-    c = RunningCloud.start(tmp_path / "state", env=e2e_env(request.param))
-    try:
-        wait_for_tiny(c)
+    with real_cloud(tmp_path / "state", e2e_env(request.param)) as c:
         yield c
-    finally:
-        for s in c.cli("server", "list", "--all-projects", check=False) or []:
-            c.cli("server", "delete", "--wait", s["ID"], json_out=False, check=False)
-        dp = c.state_dir / "dp"
-        left = [o for o in inventory.inventory(dp) if o.kind in ("runc", "process") and "os-vm-" in o.name
-                or o.kind == "runc"]
-        c.stop()
-        sweep_cloud(c.state_dir)
-        c.destroy()
-        assert not left, f"instances left after deleting every server: {left}"
 
 
 def ssh(key: Path, user: str, ip: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess:

@@ -7,6 +7,7 @@ servers is left; the module ends by checking the cloud's whole inventory.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -77,9 +78,11 @@ def sweep_cloud(state_dir: Path) -> list[inventory.Obj]:
         conf.set_current(previous)
 
 
-@pytest.fixture(scope="module")
-def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    c = RunningCloud.start(tmp_path_factory.mktemp("ccloud") / "state", env=cloud_env())
+@contextlib.contextmanager
+def real_cloud(state_dir: Path, env: dict[str, str]) -> Iterator[RunningCloud]:
+    """A cloud on real drivers, ready to boot onestack-tiny. On exit every server is
+    deleted (no instance object may survive that), then the whole cloud is swept."""
+    c = RunningCloud.start(state_dir, env=env)
     try:
         wait_for_tiny(c)
         yield c
@@ -89,11 +92,17 @@ def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
         dp = c.state_dir / "dp"
         c.stop()
         claimed = set((dp / "claimed").read_text().split()) if (dp / "claimed").exists() else set()
-        left = [o for o in inventory.inventory(dp) if o.kind in ("mount", "loop", "runc", "process")
-                or o.name.startswith("os-inst-") and o.name in claimed]
+        left = [o for o in inventory.inventory(dp) if o.kind in ("mount", "loop", "runc")
+                or o.kind == "process" and "os-vm-" in o.name or o.name.startswith("os-inst-") and o.name in claimed]
         sweep_cloud(c.state_dir)
         c.destroy()
-        assert not left, f"kernel objects left by the module's servers: {left}"
+        assert not left, f"instance objects left after deleting every server: {left}"
+
+
+@pytest.fixture(scope="module")
+def ccloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    with real_cloud(tmp_path_factory.mktemp("ccloud") / "state", cloud_env()) as c:
+        yield c
 
 
 def dp(cloud: RunningCloud) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from onestack.dataplane import inventory, qemu
 from tests.dataplane.test_cloud_e2e import e2e_env, pings, ssh
-from tests.dataplane.test_virt_container import sweep_cloud, wait, wait_for_tiny
+from tests.dataplane.test_virt_container import real_cloud, wait
 from tests.harness import RunningCloud
 
 pytestmark = [pytest.mark.slow,
@@ -22,18 +22,8 @@ pytestmark = [pytest.mark.slow,
 
 @pytest.fixture
 def qcloud(tmp_path: Path) -> Iterator[RunningCloud]:
-    c = RunningCloud.start(tmp_path / "state", env=e2e_env("qemu"))
-    try:
-        wait_for_tiny(c)
+    with real_cloud(tmp_path / "state", e2e_env("qemu")) as c:
         yield c
-    finally:
-        for s in c.cli("server", "list", "--all-projects", check=False) or []:
-            c.cli("server", "delete", "--wait", s["ID"], json_out=False, check=False)
-        left = [o for o in inventory.inventory(c.state_dir / "dp") if o.kind == "process" and "os-vm-" in o.name]
-        c.stop()
-        sweep_cloud(c.state_dir)
-        c.destroy()
-        assert not left, f"qemu processes left after deleting every server: {left}"
 
 
 def test_qemu_server_boots_pings_and_takes_ssh(qcloud: RunningCloud, tmp_path: Path, uniq: str) -> None:

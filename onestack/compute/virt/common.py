@@ -104,6 +104,39 @@ class HostDriverBase(d.Driver):
     def list_instances(self) -> list[str]:
         return sorted(p.stem for p in (Path(self.dp) / "meta").glob("*.json"))
 
+    # ------------------------------------------------------------ pause/suspend (freeze in memory)
+    def _set_power(self, uuid: str, power: str) -> dict[str, Any]:
+        """Record the power intent (running, shutdown, paused, suspended) of an instance."""
+        meta = self.known({"uuid": uuid})
+        meta["power"] = power
+        self.save_meta(uuid, meta)
+        return meta
+
+    def _freeze(self, uuid: str) -> None:
+        raise d.Unsupported("pause")
+
+    def _thaw(self, uuid: str) -> None:
+        raise d.Unsupported("unpause")
+
+    def pause(self, instance: dict[str, Any]) -> None:
+        with lock(instance["uuid"]):
+            self._set_power(instance["uuid"], "paused")
+            self._freeze(instance["uuid"])
+
+    def unpause(self, instance: dict[str, Any]) -> None:
+        with lock(instance["uuid"]):
+            self._set_power(instance["uuid"], "running")
+            self._thaw(instance["uuid"])
+
+    def suspend(self, instance: dict[str, Any]) -> None:
+        """Suspend = frozen in memory (neither runc nor these VMs save to disk here)."""
+        with lock(instance["uuid"]):
+            self._set_power(instance["uuid"], "suspended")
+            self._freeze(instance["uuid"])
+
+    def resume(self, instance: dict[str, Any]) -> None:
+        self.unpause(instance)
+
     def owned_objects(self, uuid: str) -> set[str]:
         """Kernel-object names this instance keeps alive (for the start-up sweep)."""
         out = set(names.instance_objects(uuid))

@@ -27,7 +27,7 @@ from onestack.compute import conf as cconf
 from onestack.compute.virt import common
 from onestack.compute.virt import driver as d
 from onestack.dataplane import host, loop, names, net, runc
-from onestack.dataplane._util import CommandError, run
+from onestack.dataplane._util import run
 
 log = logging.getLogger(__name__)
 CD_DEVICE = "/dev/vdz"
@@ -151,13 +151,19 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
             ps = d.SHUTDOWN
         return {"power_state": ps, "pid": (st or {}).get("pid")}
 
-    # ------------------------------------------------------------ power
-    def _set_power(self, uuid: str, power: str) -> dict[str, Any]:
-        meta = self.known({"uuid": uuid})
-        meta["power"] = power
-        self.save_meta(uuid, meta)
-        return meta
+    def power_states(self) -> dict[str, int]:
+        """Every instance's power state from one `runc list` (the periodic sync)."""
+        import json
+        raw = run(["runc", "--root", runc.runc_root(self.dp), "list", "-f", "json"], check=False).strip()
+        status = {c["id"]: c["status"] for c in (json.loads(raw) if raw and raw != "null" else []) or []}
+        out = {}
+        for uuid in self.list_instances():
+            st = status.get(names.runc_id(uuid))
+            paused = d.SUSPENDED if (self.meta(uuid) or {}).get("power") == "suspended" else d.PAUSED
+            out[uuid] = d.RUNNING if st == "running" else paused if st == "paused" else d.SHUTDOWN
+        return out
 
+    # ------------------------------------------------------------ power
     def power_off(self, instance, timeout=0) -> None:
         with common.lock(instance["uuid"]):
             self._set_power(instance["uuid"], "shutdown")
@@ -173,23 +179,11 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
         self.power_off(instance, timeout=0 if hard else cconf.get().shutdown_timeout)
         self.power_on(instance)
 
-    def pause(self, instance) -> None:
-        with common.lock(instance["uuid"]):
-            self._set_power(instance["uuid"], "paused")
-            runc.pause(self.dp, instance["uuid"])
+    def _freeze(self, uuid: str) -> None:
+        runc.pause(self.dp, uuid)
 
-    def unpause(self, instance) -> None:
-        with common.lock(instance["uuid"]):
-            self._set_power(instance["uuid"], "running")
-            runc.resume(self.dp, instance["uuid"])
-
-    def suspend(self, instance) -> None:
-        with common.lock(instance["uuid"]):
-            self._set_power(instance["uuid"], "suspended")
-            runc.pause(self.dp, instance["uuid"])
-
-    def resume(self, instance) -> None:
-        self.unpause(instance)
+    def _thaw(self, uuid: str) -> None:
+        runc.resume(self.dp, uuid)
 
     # ------------------------------------------------------------ console, snapshot
     def console_output(self, instance) -> str:

@@ -166,12 +166,6 @@ class QemuDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAttach):
         return {"power_state": ps}
 
     # ------------------------------------------------------------ power
-    def _set_power(self, uuid: str, power: str) -> dict[str, Any]:
-        meta = self.known({"uuid": uuid})
-        meta["power"] = power
-        self.save_meta(uuid, meta)
-        return meta
-
     def power_off(self, instance, timeout=0) -> None:
         with common.lock(instance["uuid"]):
             self._set_power(instance["uuid"], "shutdown")
@@ -192,23 +186,11 @@ class QemuDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAttach):
             else:
                 self._start(instance, meta)
 
-    def pause(self, instance) -> None:
-        with common.lock(instance["uuid"]):
-            self._set_power(instance["uuid"], "paused")
-            vm.pause(self.dp, instance["uuid"])
+    def _freeze(self, uuid: str) -> None:
+        vm.pause(self.dp, uuid)
 
-    def unpause(self, instance) -> None:
-        with common.lock(instance["uuid"]):
-            self._set_power(instance["uuid"], "running")
-            vm.resume(self.dp, instance["uuid"])
-
-    def suspend(self, instance) -> None:
-        with common.lock(instance["uuid"]):
-            self._set_power(instance["uuid"], "suspended")
-            vm.pause(self.dp, instance["uuid"])
-
-    def resume(self, instance) -> None:
-        self.unpause(instance)
+    def _thaw(self, uuid: str) -> None:
+        vm.resume(self.dp, uuid)
 
     # ------------------------------------------------------------ console, snapshot
     def console_output(self, instance) -> str:
