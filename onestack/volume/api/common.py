@@ -1,9 +1,9 @@
 """Helpers shared by the Cinder handlers: query parsing, admin check, pagination links."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from onestack import errors
+from onestack import db, errors
 from onestack.api import pagination
 from onestack.api.routing import Req
 
@@ -41,6 +41,15 @@ def admin(req: Req) -> bool:
 
 def target(req: Req, project_id: str | None = None) -> dict[str, Any]:
     return {"project_id": project_id or req.ctx.project_id}
+
+
+def load(req: Req, getter: Callable[..., Any], param: str, rule: str) -> Any:
+    """The row named by path parameter ``param`` (``getter(session, ctx, id)``: 404 when the
+    caller may not see it), after ``rule`` is checked against its project."""
+    with db.read() as s:
+        row = getter(s, req.ctx, req.params[param])
+    req.ctx.can(rule, target(req, row.project_id))
+    return row
 
 
 def flag(req: Req, name: str) -> bool:

@@ -10,7 +10,7 @@ from onestack.api.schema import validate
 from onestack.volume import errors as verr
 from onestack.volume import groups, service, views
 from onestack.volume import models as m
-from onestack.volume.api.common import admin, flag, need, page, parse_bool, target
+from onestack.volume.api.common import admin, flag, load, need, page, parse_bool, target
 from onestack.volume.api.volumes import NAME
 
 SPECS = {"type": "object", "patternProperties": {"^.{1,255}$": {"type": "string", "maxLength": 255}},
@@ -169,10 +169,7 @@ def groups_detail(req: Req) -> dict[str, Any]:
 
 
 def _group(req: Req, rule: str) -> m.Group:
-    with db.read() as s:
-        g = groups.get_group(s, req.ctx, req.params["group_id"])
-    req.ctx.can(rule, target(req, g.project_id))
-    return g
+    return load(req, groups.get_group, "group_id", rule)
 
 
 def group_show(req: Req) -> dict[str, Any]:
@@ -280,10 +277,7 @@ def group_snapshots_detail(req: Req) -> dict[str, Any]:
 
 
 def _group_snapshot(req: Req, rule: str) -> m.GroupSnapshot:
-    with db.read() as s:
-        gs = groups.get_group_snapshot(s, req.ctx, req.params["group_snapshot_id"])
-    req.ctx.can(rule, target(req, gs.project_id))
-    return gs
+    return load(req, groups.get_group_snapshot, "group_snapshot_id", rule)
 
 
 def group_snapshot_show(req: Req) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from onestack.volume.admin import HOST
 from onestack.volume import errors as verr
 from onestack.volume import models as m
 from onestack.volume import service, views
-from onestack.volume.api.common import admin, as_int, flag, links, page, parse_bool, target
+from onestack.volume.api.common import admin, as_int, flag, links, load, page, parse_bool, target
 from onestack.volume.api.volumes import METADATA, METADATA_OR_NULL, NAME
 
 # ------------------------------------------------------------------ volume types
@@ -231,10 +231,7 @@ def snapshots_detail(req: Req) -> dict[str, Any]:
 
 
 def _snapshot(req: Req, rule: str) -> m.Snapshot:
-    with db.read() as s:
-        sn = service.get_snapshot(s, req.ctx, req.params["snapshot_id"])
-    req.ctx.can(rule, target(req, sn.project_id))
-    return sn
+    return load(req, service.get_snapshot, "snapshot_id", rule)
 
 
 def snapshot_show(req: Req) -> dict[str, Any]:
@@ -469,10 +466,7 @@ def backups_detail(req: Req) -> dict[str, Any]:
 
 
 def _backup(req: Req, rule: str) -> m.Backup:
-    with db.read() as s:
-        b = service.get_backup(s, req.ctx, req.params["backup_id"])
-    req.ctx.can(rule, target(req, b.project_id))
-    return b
+    return load(req, service.get_backup, "backup_id", rule)
 
 
 def backup_show(req: Req) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from onestack.api.schema import validate
 from onestack.volume import errors as verr
 from onestack.volume import models as m
 from onestack.volume import service, views
-from onestack.volume.api.common import admin, as_int, flag, links, page, parse_bool, target
+from onestack.volume.api.common import admin, as_int, flag, links, load, page, parse_bool, target
 
 NAME = {"type": ["string", "null"], "maxLength": 255}
 METADATA = {"type": "object", "patternProperties": {"^.{1,255}$": {"type": "string", "maxLength": 255}},
@@ -160,10 +160,7 @@ def delete(req: Req) -> Reply:
 
 # ------------------------------------------------------------------ metadata
 def _volume_for(req: Req, rule: str) -> m.Volume:
-    with db.read() as s:
-        v = service.get_volume(s, req.ctx, req.params["volume_id"])
-    req.ctx.can(rule, target(req, v.project_id))
-    return v
+    return load(req, service.get_volume, "volume_id", rule)
 
 
 def metadata_show(req: Req) -> dict[str, Any]:
