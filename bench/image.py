@@ -107,7 +107,10 @@ def main() -> int:
         img = work / "image.raw"
         md5 = make_image(img, args.size_mib)
         port = common.free_port()
+        # fake compute/network drivers: this measures image data only, and the state dir is
+        # removed at the end (real drivers would leave namespaces its ledger no longer names)
         env = {**os.environ, "ONESTACK_LOG_LEVEL": "WARNING", "ONESTACK_IDENTITY__PASSWORD_HASH_ROUNDS": "4",
+               "ONESTACK_COMPUTE__DRIVER": "fake", "ONESTACK_NETWORK__DRIVER": "fake",
                "ONESTACK_IMAGE__ENABLED_STORES": f"local,{args.store}" if args.store != "local" else "local",
                "ONESTACK_IMAGE__DEFAULT_STORE": args.store}
         env.pop("OS_CLOUD", None)
