@@ -284,3 +284,18 @@ def test_reconcile_destroys_instances_without_a_server(ccloud, uniq):
     ccloud.cli("server", "list")          # answers once compute (agent reconcile included) started
     assert not (Path(dp(ccloud)) / "meta" / f"{fake}.json").exists()
     assert objects_of(ccloud, fake) == [] and objects_of(ccloud, sid) == []
+
+
+def test_qcow2_volume_is_refused_cleanly(ccloud, uniq):
+    """The container driver attaches raw volumes only: a qcow2 one gets a 409 with the
+    reason, and the volume is left available (no half-made attachment)."""
+    sid = create(ccloud, f"c-q2-{uniq}")["id"]
+    ccloud.cli("volume", "type", "create", "--property", "volume_backend_name=qcow2", f"q2-{uniq}")
+    vol = ccloud.cli("volume", "create", "--size", "1", "--type", f"q2-{uniq}", f"q2v-{uniq}")["id"]
+    wait(lambda: ccloud.cli("volume", "show", vol)["status"] == "available", 60, "qcow2 volume")
+    r = ccloud.cli("server", "add", "volume", sid, vol, json_out=False, check=False)
+    assert r.returncode != 0 and "409" in r.stderr and "raw volumes only" in r.stderr, r.stderr
+    assert ccloud.cli("volume", "show", vol)["status"] == "available"
+    assert ccloud.cli("server", "volume", "list", sid) == []
+    delete(ccloud, sid)
+    ccloud.cli("volume", "delete", vol, json_out=False)

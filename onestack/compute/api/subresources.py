@@ -371,7 +371,13 @@ def volumes_create(req: Req) -> dict:
     device = data.get("device") or f"/dev/vd{chr(ord('b') + n)}"
     conn = vol.attach(req.ctx, data["volumeId"], srv.uuid, host, device)
     if host:
-        bus.get().call(f"compute.{host}", "attach_volume", instance=inst, connection=(conn or {}).get("connection_info") or {}, device=device)
+        try:
+            bus.get().call(f"compute.{host}", "attach_volume", instance=inst,
+                           connection=(conn or {}).get("connection_info") or {}, device=device)
+        except bus.BusError as e:   # the hypervisor refused (e.g. a format its driver cannot attach)
+            vol.detach(req.ctx, data["volumeId"], server_id=srv.uuid)
+            raise errors.Conflict(f"Volume {data['volumeId']} cannot be attached to instance {srv.uuid}: "
+                                  f"{e.message}") from None
     with db.write() as s:
         a = m.VolumeAttachment(id=str(uuid.uuid4()), instance_uuid=srv.uuid, volume_id=data["volumeId"],
                                device=device, tag=data.get("tag"),
