@@ -90,6 +90,7 @@ class App:
         self.public_url = settings.public_url
         self.body_limit = settings.core.max_request_body_size
         self.mounts: list[_Mount] = []
+        self.on_startup: list[Any] = []    # called on the event loop when serving starts
         self.on_shutdown: list[Any] = []
         # Set while the rest of the cloud is still loading (cli.serve's staged start): a
         # request the services mounted so far cannot route waits for it.
@@ -140,6 +141,8 @@ class App:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    for fn in self.on_startup:
+                        fn()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     for fn in self.on_shutdown:

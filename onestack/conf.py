@@ -39,6 +39,9 @@ class Core:
     policy_file: str = ""  # default STATE_DIR/policy.yaml when present
     bus_url: str = "inproc://"
     roles: str = "all"
+    # Serve identity as soon as it is up and start the other services in the background
+    # (requests for them wait); false: start everything, then serve.
+    staged_start: bool = True
 
 
 def register_section(name: str, cls: type) -> type:
@@ -104,8 +107,12 @@ class Settings:
 
 
 def load(flags: dict[str, Any] | None = None, config_file: str | None = None,
-         env: dict[str, str] | None = None) -> Settings:
-    """Build the settings from defaults, file, environment and flags (in that order)."""
+         env: dict[str, str] | None = None, *, partial: bool = False) -> Settings:
+    """Build the settings from defaults, file, environment and flags (in that order).
+
+    ``partial``: sections not registered yet are left for :func:`extend` (a staged start
+    imports the other services after it serves identity) instead of being an error."""
+    source = (flags, config_file, env)
     env = os.environ if env is None else env
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     sections: dict[str, type] = {"core": Core, **_SECTIONS}
@@ -125,6 +132,8 @@ def load(flags: dict[str, Any] | None = None, config_file: str | None = None,
         for key, value in data.items():
             if isinstance(value, dict):
                 if key not in raw:
+                    if partial:
+                        continue
                     raise ConfigError(f"{path}: unknown config section [{key}]")
                 raw[key].update(value)
                 strict.update((key, k) for k in value)
@@ -164,7 +173,18 @@ def load(flags: dict[str, Any] | None = None, config_file: str | None = None,
                 continue
             values[field] = _coerce(value, hints[field], f"[{name}] {field}")
         built[name] = cls(**values)
-    return Settings(built)
+    settings = Settings(built)
+    settings.__dict__["_source"] = source
+    return settings
+
+
+def extend(settings: Settings) -> None:
+    """Add the sections registered since ``settings`` was loaded, from the same file,
+    environment and flags (strictly: an unknown section or key is a ConfigError now)."""
+    flags, config_file, env = settings.__dict__.get("_source", (None, None, None))
+    full = load(flags, config_file, env)
+    for name, section in full._sections.items():
+        settings._sections.setdefault(name, section)
 
 
 _current: Settings | None = None
