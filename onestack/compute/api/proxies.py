@@ -17,7 +17,7 @@ from onestack.api.routing import Reply, Req
 from onestack.compute import deps, hosts
 from onestack.compute import models as m
 from onestack.compute.api import views
-from onestack.compute.api.common import body, int_param, load, parse_time, target
+from onestack.compute.api.common import body, int_param, load, parse_time
 from onestack.compute.schemas.common import BOOL, obj, truthy
 
 GONE = "The resource could not be found."
@@ -36,6 +36,21 @@ def _as_bad_request(fn: Callable[[], Any], keep: tuple[type, ...] = (errors.NotF
         return fn()
     except errors.OpenStackError as e:
         if isinstance(e, keep) or isinstance(e, errors.Forbidden) or e.code >= 500:
+            raise
+        raise errors.BadRequest(e.message) from None
+
+
+def _cinder(fn: Callable[[], Any]) -> Any:
+    """Run a call to the volume service the way Nova's os-volumes proxy answers: over quota 403,
+    not found 404, any other refusal 400."""
+    try:
+        return fn()
+    except errors.OverQuota as e:
+        raise errors.Forbidden(e.message) from None
+    except errors.NotFound:
+        raise
+    except errors.OpenStackError as e:
+        if e.code >= 500:
             raise
         raise errors.BadRequest(e.message) from None
 
@@ -679,20 +694,11 @@ def volumes_create(req: Req) -> dict:
         raise errors.BadRequest("Invalid input for field/attribute size. Value: 0. 0 is less than the minimum of 1")
     if data.get("snapshot_id"):
         vol.list_snapshots(req.ctx, data["snapshot_id"])
-    try:
-        v = vol.create_volume(req.ctx, size=size, snapshot_id=data.get("snapshot_id"),
-                              name=data.get("display_name"), volume_type=data.get("volume_type"),
-                              availability_zone=data.get("availability_zone"),
-                              description=data.get("display_description"),
-                              metadata={str(k): str(x) for k, x in (data.get("metadata") or {}).items()})
-    except errors.OverQuota as e:
-        raise errors.Forbidden(e.message) from None
-    except errors.NotFound:
-        raise
-    except errors.OpenStackError as e:
-        if e.code >= 500:
-            raise
-        raise errors.BadRequest(e.message) from None
+    v = _cinder(lambda: vol.create_volume(
+        req.ctx, size=size, snapshot_id=data.get("snapshot_id"), name=data.get("display_name"),
+        volume_type=data.get("volume_type"), availability_zone=data.get("availability_zone"),
+        description=data.get("display_description"),
+        metadata={str(k): str(x) for k, x in (data.get("metadata") or {}).items()}))
     return {"volume": _volume_view(_volume_one(req, vol, v["id"]))}
 
 
@@ -700,14 +706,7 @@ def volumes_delete(req: Req) -> Reply:
     vol = _vol(req)
     req.ctx.can("os_compute_api:os-volumes:delete", {"project_id": req.ctx.project_id})
     v = _volume_one(req, vol, req.params["volume_id"])
-    try:
-        vol.delete_volume(req.ctx, v["id"])
-    except errors.NotFound:
-        raise
-    except errors.OpenStackError as e:
-        if e.code >= 500:
-            raise
-        raise errors.BadRequest(e.message) from None
+    _cinder(lambda: vol.delete_volume(req.ctx, v["id"]))
     return Reply(202)
 
 
@@ -754,17 +753,8 @@ def snapshots_create(req: Req) -> dict:
     data = body(req, SNAPSHOT_BODY)["snapshot"]
     req.ctx.can("os_compute_api:os-volumes:snapshots:create", {"project_id": req.ctx.project_id})
     _volume_one(req, vol, data["volume_id"])
-    try:
-        sn = vol.create_snapshot(req.ctx, data["volume_id"], data.get("display_name"),
-                                 data.get("display_description"), truthy(data.get("force", False)))
-    except errors.OverQuota as e:
-        raise errors.Forbidden(e.message) from None
-    except errors.NotFound:
-        raise
-    except errors.OpenStackError as e:
-        if e.code >= 500:
-            raise
-        raise errors.BadRequest(e.message) from None
+    sn = _cinder(lambda: vol.create_snapshot(req.ctx, data["volume_id"], data.get("display_name"),
+                                             data.get("display_description"), truthy(data.get("force", False))))
     return {"snapshot": _snapshot_view(sn)}
 
 
@@ -772,14 +762,7 @@ def snapshots_delete(req: Req) -> Reply:
     vol = _vol(req)
     req.ctx.can("os_compute_api:os-volumes:snapshots:delete", {"project_id": req.ctx.project_id})
     sn = _snapshot_one(req, vol)
-    try:
-        vol.delete_snapshot(req.ctx, sn["id"])
-    except errors.NotFound:
-        raise
-    except errors.OpenStackError as e:
-        if e.code >= 500:
-            raise
-        raise errors.BadRequest(e.message) from None
+    _cinder(lambda: vol.delete_snapshot(req.ctx, sn["id"]))
     return Reply(202)
 
 

@@ -18,18 +18,47 @@ from onestack.compute.schemas.common import METADATA, TAG, TAGS, obj
 
 
 # ------------------------------------------------------------------ rendering
-def render(req: Req, s: Any, srv: m.Server, with_groups: bool = False, extra: dict | None = None) -> dict:
+def render(req: Req, s: Any, srv: m.Server, with_groups: bool = False, extra: dict | None = None,
+           page: dict[str, Any] | None = None) -> dict:
+    """One server's body. ``page`` (from _page_cache) holds what a listing reads once for all
+    its rows: attachments, host states and policy answers."""
     admin = req.ctx.is_admin
-    atts = list(s.scalars(select(m.VolumeAttachment).where(m.VolumeAttachment.instance_uuid == srv.uuid)))
+    if page is not None:
+        atts = page["atts"].get(srv.uuid, [])
+    else:
+        atts = list(s.scalars(select(m.VolumeAttachment).where(m.VolumeAttachment.instance_uuid == srv.uuid)))
+
+    def can(rule: str) -> bool:
+        key = (rule, srv.project_id, srv.user_id)
+        if page is None or key not in page["can"]:
+            ok = req.ctx.can(rule, target(srv), fatal=False)
+            if page is None:
+                return ok
+            page["can"][key] = ok
+        return page["can"][key]
     host_status = None
-    if views.mv(req, "2.16") and req.ctx.can("os_compute_api:servers:show:host_status", target(srv), fatal=False):
-        host_status = _host_status(s, srv)
+    if views.mv(req, "2.16") and can("os_compute_api:servers:show:host_status"):
+        if page is None:
+            host_status = _host_status(s, srv)
+        else:
+            if srv.host not in page["hosts"]:
+                page["hosts"][srv.host] = _host_status(s, srv)
+            host_status = page["hosts"][srv.host]
     gids = None
     if with_groups:
         g = groups.group_of(s, srv.uuid)
         gids = [g.uuid] if g else []
-    show_extra = req.ctx.can("os_compute_api:servers:show:flavor-extra-specs", target(srv), fatal=False)
+    show_extra = can("os_compute_api:servers:show:flavor-extra-specs")
     return views.server(req, srv, admin, extra, atts, host_status, gids, show_extra)
+
+
+def _page_cache(s: Any, rows: list[m.Server]) -> dict[str, Any]:
+    atts: dict[str, list[m.VolumeAttachment]] = {}
+    ids = [r.uuid for r in rows]
+    for i in range(0, len(ids), 500):
+        for a in s.scalars(select(m.VolumeAttachment).where(m.VolumeAttachment.instance_uuid.in_(ids[i:i + 500]))):
+            atts.setdefault(a.instance_uuid, []).append(a)
+    return {"atts": atts, "hosts": {}, "can": {}}
 
 
 def _host_status(s: Any, srv: m.Server) -> str:
@@ -129,7 +158,8 @@ def _list(req: Req, detail: bool) -> dict:
         [("created_at", "desc"), ("uuid", "desc")]
     with db.read() as s:
         rows = svc.list_servers(s, req.ctx, f, sort, limit, marker)
-        items = [render(req, s, srv) if detail else views.server_brief(req, srv) for srv in rows]
+        page = _page_cache(s, rows) if detail else None
+        items = [render(req, s, srv, page=page) if detail else views.server_brief(req, srv) for srv in rows]
         out: dict[str, Any] = {"servers": items}
         lk = views.collection_links(req, "servers/detail" if detail else "servers", rows, limit,
                                     lambda x: x.uuid)

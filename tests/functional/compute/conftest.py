@@ -54,6 +54,18 @@ class Nova:
         raise AssertionError(f"server {server_id} not deleted")
 
 
+def wait_until(fn: Any, wanted: Any, timeout: float = 30.0) -> None:
+    """Poll ``fn()`` until it returns ``wanted``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last == wanted:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"stuck at {last!r}, wanted {wanted!r}")
+
+
 @pytest.fixture(scope="session")
 def nova(cloud):
     return Nova(cloud)

@@ -3,12 +3,11 @@ security groups, floating IPs, networks, /images, os-volumes, os-snapshots, os-h
 assisted volume snapshots, the usage audit log — and their microversion cut-offs."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
-from tests.functional.compute.conftest import Nova
+from tests.functional.compute.conftest import Nova, wait_until
 
 OLD = "2.35"
 
@@ -37,17 +36,6 @@ def _ports(cloud, token, server_id):
     r = cloud.request("GET", f"/networking/v2.0/ports?device_id={server_id}", token)
     assert r.status == 200, r
     return r.json()["ports"]
-
-
-def _wait_status(fn, wanted, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last == wanted:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"status stuck at {last}, wanted {wanted}")
 
 
 @pytest.mark.parametrize("path", ["/os-security-groups", "/os-floating-ips", "/os-floating-ip-pools",
@@ -239,26 +227,26 @@ def test_volumes_and_snapshots(old_demo):
     assert r.status == 200, r
     vol = r.json()["volume"]
     assert vol["displayName"] == "pv" and vol["metadata"] == {"a": "b"} and vol["attachments"] == [{}]
-    _wait_status(lambda: old_demo("GET", f"/os-volumes/{vol['id']}").json()["volume"]["status"], "available")
+    wait_until(lambda: old_demo("GET", f"/os-volumes/{vol['id']}").json()["volume"]["status"], "available")
     assert vol["id"] in [v["id"] for v in old_demo("GET", "/os-volumes").json()["volumes"]]
     assert vol["id"] in [v["id"] for v in old_demo("GET", "/os-volumes/detail").json()["volumes"]]
     r = old_demo("POST", "/os-snapshots", {"snapshot": {"volume_id": vol["id"], "display_name": "ps"}})
     assert r.status == 200, r
     snap = r.json()["snapshot"]
     assert snap["volumeId"] == vol["id"] and snap["displayName"] == "ps"
-    _wait_status(lambda: old_demo("GET", f"/os-snapshots/{snap['id']}").json()["snapshot"]["status"], "available")
+    wait_until(lambda: old_demo("GET", f"/os-snapshots/{snap['id']}").json()["snapshot"]["status"], "available")
     assert snap["id"] in [x["id"] for x in old_demo("GET", "/os-snapshots/detail").json()["snapshots"]]
     assert old_demo("POST", "/os-snapshots", {"snapshot": {"volume_id": str(uuid.uuid4())}}).status == 404
     assert old_demo("DELETE", f"/os-snapshots/{snap['id']}").status == 202
-    _wait_status(lambda: old_demo("GET", f"/os-snapshots/{snap['id']}").status, 404)
+    wait_until(lambda: old_demo("GET", f"/os-snapshots/{snap['id']}").status, 404)
     assert old_demo("DELETE", f"/os-volumes/{vol['id']}").status == 202
-    _wait_status(lambda: old_demo("GET", f"/os-volumes/{vol['id']}").status, 404)
+    wait_until(lambda: old_demo("GET", f"/os-volumes/{vol['id']}").status, 404)
     assert old_demo("DELETE", f"/os-volumes/{uuid.uuid4()}").status == 404
 
 
 def test_assisted_volume_snapshots(nova, old_admin, old_demo, image_id):
     vol = old_admin("POST", "/os-volumes", {"volume": {"size": 1}}).json()["volume"]
-    _wait_status(lambda: old_admin("GET", f"/os-volumes/{vol['id']}").json()["volume"]["status"], "available")
+    wait_until(lambda: old_admin("GET", f"/os-volumes/{vol['id']}").json()["volume"]["status"], "available")
     body = {"snapshot": {"volume_id": vol["id"], "create_info": {"snapshot_id": str(uuid.uuid4()),
                                                                  "type": "qcow2", "new_file": "f"}}}
     assert old_admin("POST", "/os-assisted-volume-snapshots", body).status == 400      # not attached
@@ -280,7 +268,7 @@ def test_assisted_volume_snapshots(nova, old_admin, old_demo, image_id):
     finally:
         nova("DELETE", f"/servers/{srv['id']}")
         nova.gone(srv["id"])
-        _wait_status(lambda: old_admin("GET", f"/os-volumes/{vol['id']}").json()["volume"]["status"], "available")
+        wait_until(lambda: old_admin("GET", f"/os-volumes/{vol['id']}").json()["volume"]["status"], "available")
         old_admin("DELETE", f"/os-volumes/{vol['id']}")
 
 

@@ -4,22 +4,12 @@ x509 key generation, backup rotation, disk config on resize, block device checks
 servers keeping their volumes."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
+from tests.functional.compute.conftest import wait_until
 
-
-def _wait(fn, wanted, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last == wanted:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"stuck at {last!r}, wanted {wanted!r}")
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +135,7 @@ def test_backup_rotation(nova, cloud, server):
                  {"createBackup": {"name": name, "backup_type": "daily", "rotation": 2}})
         assert r.status == 202, r
         image_id = r.json()["image_id"]
-        _wait(lambda: cloud.request("GET", f"/image/v2/images/{image_id}", token).json().get("status"), "active")
+        wait_until(lambda: cloud.request("GET", f"/image/v2/images/{image_id}", token).json().get("status"), "active")
         nova.wait(server)
     q = f"/image/v2/images?instance_uuid={server}&image_type=backup&backup_type=daily&sort_key=created_at&sort_dir=asc"
     left = [i["name"] for i in cloud.request("GET", q, token).json()["images"]]
@@ -171,7 +161,7 @@ def test_resize_keeps_the_requested_disk_config(nova, image_id):
 def test_block_device_checks_and_rescued_detach(nova, cloud, image_id):
     token = nova.token
     vol = cloud.request("POST", "/volume/v3/volumes", token, {"volume": {"size": 1, "name": "nb"}}).json()["volume"]
-    _wait(lambda: cloud.request("GET", f"/volume/v3/volumes/{vol['id']}", token).json()["volume"]["status"],
+    wait_until(lambda: cloud.request("GET", f"/volume/v3/volumes/{vol['id']}", token).json()["volume"]["status"],
           "available")
     bdm = [{"boot_index": 0, "uuid": vol["id"], "source_type": "volume", "destination_type": "volume"}]
     r = nova("POST", "/servers", {"server": {"name": "nb", "flavorRef": "1", "networks": "none",
@@ -187,7 +177,7 @@ def test_block_device_checks_and_rescued_detach(nova, cloud, image_id):
     try:
         r = nova("POST", f"/servers/{srv['id']}/os-volume_attachments", {"volumeAttachment": {"volumeId": vol["id"]}})
         assert r.status == 202, r
-        _wait(lambda: cloud.request("GET", f"/volume/v3/volumes/{vol['id']}", token).json()["volume"]["status"],
+        wait_until(lambda: cloud.request("GET", f"/volume/v3/volumes/{vol['id']}", token).json()["volume"]["status"],
               "in-use")
         assert nova("POST", f"/servers/{srv['id']}/action", {"rescue": None}).status == 200
         nova.wait(srv["id"], ("RESCUE",))
@@ -195,7 +185,7 @@ def test_block_device_checks_and_rescued_detach(nova, cloud, image_id):
         nova("POST", f"/servers/{srv['id']}/action", {"unrescue": None})
         nova.wait(srv["id"])
         assert nova("DELETE", f"/servers/{srv['id']}/os-volume_attachments/{vol['id']}").status == 202
-        _wait(lambda: cloud.request("GET", f"/volume/v3/volumes/{vol['id']}", token).json()["volume"]["status"],
+        wait_until(lambda: cloud.request("GET", f"/volume/v3/volumes/{vol['id']}", token).json()["volume"]["status"],
               "available")
     finally:
         nova("DELETE", f"/servers/{srv['id']}")
