@@ -100,13 +100,17 @@ def boot_phase(args: argparse.Namespace) -> dict:
                             f"{base}/compute/v2.1/servers/detail?limit=50", 200, 4,
                             "-H", f"X-Auth-Token: {tok}", "-H", "OpenStack-API-Version: compute 2.96")
         # delete everything (and check placement is empty afterwards)
-        listed = json.loads(_req(f"{base}/compute/v2.1/servers", token=tok, headers=nv)[2])["servers"]
-        for s in listed:
-            _req(f"{base}/compute/v2.1/servers/{s['id']}", "DELETE", token=tok, headers=nv)
-        deadline = time.monotonic() + 120
+        # (GET /servers answers 1000 at most: page until every server is asked to go)
+        asked: set[str] = set()
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            if not json.loads(_req(f"{base}/compute/v2.1/servers", token=tok, headers=nv)[2])["servers"]:
+            listed = json.loads(_req(f"{base}/compute/v2.1/servers?limit=1000", token=tok, headers=nv)[2])["servers"]
+            if not listed:
                 break
+            for s in listed:
+                if s["id"] not in asked:
+                    asked.add(s["id"])
+                    _req(f"{base}/compute/v2.1/servers/{s['id']}", "DELETE", token=tok, headers=nv)
             time.sleep(0.2)
         usage = json.loads(_req(f"{base}/placement/usages?project_id={pid}", token=tok,
                                 headers={"OpenStack-API-Version": "placement 1.9"})[2])["usages"]
