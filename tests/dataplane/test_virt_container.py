@@ -299,3 +299,15 @@ def test_qcow2_volume_is_refused_cleanly(ccloud, uniq):
     assert ccloud.cli("server", "volume", "list", sid) == []
     delete(ccloud, sid)
     ccloud.cli("volume", "delete", vol, json_out=False)
+
+
+def test_rootfs_tarball_image_boots(ccloud, uniq, tmp_path):
+    """A Glance image holding a rootfs tarball (container_format docker) boots as a container."""
+    from onestack.dataplane import image_build
+    tar = image_build.build_image(tmp_path / "guest")["rootfs_tar"]
+    img = ccloud.cli("image", "create", "--disk-format", "raw", "--container-format", "docker",
+                     "--file", tar, f"tar-{uniq}")
+    sid = create(ccloud, f"c-tar-{uniq}", "--image", img["id"])["id"]
+    wait(lambda: "onestack-init: up" in console(ccloud, sid), 60, "the guest's init from the tarball")
+    delete(ccloud, sid)
+    ccloud.cli("image", "delete", img["id"], json_out=False)
