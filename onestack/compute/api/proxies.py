@@ -659,16 +659,21 @@ def _volume_one(req: Req, vol: Any, volume_id: str) -> dict[str, Any]:
         raise errors.NotFound(f"Volume {volume_id} could not be found.") from None
 
 
-def volumes_index(req: Req) -> dict:
-    vol = _vol(req)
-    req.ctx.can("os_compute_api:os-volumes:list", {"project_id": req.ctx.project_id})
-    return {"volumes": [_volume_view(v) for v in _page(req, vol.list_volumes(req.ctx))]}
+def _listing(name: str, key: str, rule: str, fetch: Callable[[Any, Any], list[dict[str, Any]]],
+             view: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Req], dict]:
+    """A list handler of the volume proxies (index and detail share their shape upstream)."""
+    def handler(req: Req) -> dict:
+        vol = _vol(req)
+        req.ctx.can(rule, {"project_id": req.ctx.project_id})
+        return {key: [view(x) for x in _page(req, fetch(vol, req.ctx))]}
+    handler.__name__ = name
+    return handler
 
 
-def volumes_detail(req: Req) -> dict:
-    vol = _vol(req)
-    req.ctx.can("os_compute_api:os-volumes:detail", {"project_id": req.ctx.project_id})
-    return {"volumes": [_volume_view(v) for v in _page(req, vol.list_volumes(req.ctx))]}
+volumes_index = _listing("volumes_index", "volumes", "os_compute_api:os-volumes:list",
+                         lambda vol, ctx: vol.list_volumes(ctx), _volume_view)
+volumes_detail = _listing("volumes_detail", "volumes", "os_compute_api:os-volumes:detail",
+                          lambda vol, ctx: vol.list_volumes(ctx), _volume_view)
 
 
 def volumes_show(req: Req) -> dict:
@@ -716,16 +721,10 @@ def _snapshot_view(sn: dict[str, Any]) -> dict[str, Any]:
             "displayDescription": sn["description"]}
 
 
-def snapshots_index(req: Req) -> dict:
-    vol = _vol(req)
-    req.ctx.can("os_compute_api:os-volumes:snapshots:list", {"project_id": req.ctx.project_id})
-    return {"snapshots": [_snapshot_view(x) for x in _page(req, vol.list_snapshots(req.ctx))]}
-
-
-def snapshots_detail(req: Req) -> dict:
-    vol = _vol(req)
-    req.ctx.can("os_compute_api:os-volumes:snapshots:detail", {"project_id": req.ctx.project_id})
-    return {"snapshots": [_snapshot_view(x) for x in _page(req, vol.list_snapshots(req.ctx))]}
+snapshots_index = _listing("snapshots_index", "snapshots", "os_compute_api:os-volumes:snapshots:list",
+                           lambda vol, ctx: vol.list_snapshots(ctx), _snapshot_view)
+snapshots_detail = _listing("snapshots_detail", "snapshots", "os_compute_api:os-volumes:snapshots:detail",
+                            lambda vol, ctx: vol.list_snapshots(ctx), _snapshot_view)
 
 
 def _snapshot_one(req: Req, vol: Any) -> dict[str, Any]:
