@@ -9,28 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
-from typing import Iterator
-
-import pytest
 
 from tests.dataplane.conftest import sh
-from tests.dataplane.test_network_driver import Cloud, _cidr
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[Cloud]:
-    base = Path(tempfile.mkdtemp(prefix="os-md-"))
-    c = Cloud(base)
-    try:
-        yield c
-    finally:
-        c.destroy()
-        shutil.rmtree(base, ignore_errors=True)
+from tests.dataplane.test_network_driver import Cloud, _cidr, cloud  # noqa: F401  (module-scoped fixture)
 
 
 def test_openstack_and_ec2_metadata_for_one_instance(cloud: Cloud, tmp_path: Path) -> None:
