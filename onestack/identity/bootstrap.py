@@ -89,13 +89,39 @@ def run(cloud: Any) -> None:
         svc.ensure_assignment(s, m.USER_PROJECT, robot.id, service_project.id, roles["service"].id)
         svc.ensure_assignment(s, m.USER_PROJECT, robot.id, service_project.id, roles["admin"].id)
         svc.ensure_region(s, region)
-        for spec in cloud.services:
-            url = f"{base}{spec.prefix}{spec.catalog_path}{spec.endpoint_suffix}"
-            for type_ in (spec.service_type, *spec.catalog_names):
-                svc.ensure_service_endpoints(s, type_, spec.catalog_name or spec.name, url, region)
+        _ensure_catalog(s, settings, cloud.services)
         tokens.revision.bump(s)
 
     write_clouds_yaml(state, base, admin_pw, demo_pw, region)
+
+
+def _ensure_catalog(s: Any, settings: Any, services: list[Any]) -> None:
+    base, region = settings.public_url, settings.core.region
+    for spec in services:
+        url = f"{base}{spec.prefix}{spec.catalog_path}{spec.endpoint_suffix}"
+        for type_ in (spec.service_type, *spec.catalog_names):
+            svc.ensure_service_endpoints(s, type_, spec.catalog_name or spec.name, url, region)
+
+
+def catalog_current(settings: Any) -> bool:
+    """Does the catalog's public identity endpoint already point at this cloud's URL?
+    (Otherwise the public URL changed and every service's endpoints must be rewritten
+    before anyone gets a token.)"""
+    from sqlalchemy import select
+    from onestack.identity import SERVICE
+    url = f"{settings.public_url}{SERVICE.prefix}{SERVICE.catalog_path}"
+    with db.read() as s:
+        found = s.scalar(select(m.Endpoint.url).join(m.Service, m.Service.id == m.Endpoint.service_id)
+                         .where(m.Service.type == SERVICE.service_type,
+                                m.Endpoint.interface == "public"))
+    return found == url
+
+
+def ensure_catalog(settings: Any, services: list[Any]) -> None:
+    """Catalog entries for services started after identity (a staged start)."""
+    with db.write() as s:
+        _ensure_catalog(s, settings, services)
+        tokens.revision.bump(s)
 
 
 def db_select_user(s: Any, name: str) -> Any:
