@@ -14,6 +14,8 @@ def net_db(tmp_path_factory):
     db.init(f"sqlite:///{tmp_path_factory.mktemp('netdb') / 'x.db'}")
     migrate.upgrade()
     from onestack.network import agent, service as svc
+    from onestack.network.drivers.fake import FakeDriver
+    agent.set_driver(FakeDriver())   # "auto" would pick the linux driver when run as root
     agent.start(host="hv1")
     admin = RequestContext.internal(project_id="admin-p")
     with db.write() as s:
