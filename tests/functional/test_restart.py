@@ -114,11 +114,18 @@ def test_task_running_at_the_kill_is_recovered(fresh_cloud):
     finally:
         conn.close()
     c.launch()
-    conn = sqlite3.connect(db_file)
-    try:
-        state, error, owner = conn.execute("SELECT state, error, owner FROM tasks WHERE id = ?",
-                                           (task_id,)).fetchone()
-    finally:
-        conn.close()
+    # With the staged start, identity answers first and recovery runs while the other
+    # services load: wait for it rather than reading the row at the first 200.
+    deadline = time.monotonic() + 60
+    while True:
+        conn = sqlite3.connect(db_file)
+        try:
+            state, error, owner = conn.execute("SELECT state, error, owner FROM tasks WHERE id = ?",
+                                               (task_id,)).fetchone()
+        finally:
+            conn.close()
+        if state != "RUNNING" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert (state, owner) == ("FAILED", None)
     assert "no handler registered after restart" in error
