@@ -5,9 +5,6 @@ import base64
 import hashlib
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from onestack import errors
@@ -15,7 +12,11 @@ from onestack.compute import models as m
 from onestack.compute.errors import KeypairNotFound
 
 
+# cryptography's x509/serialization modules cost ~80 ms to import: loaded on first use, not at
+# start-up (the cloud's cold start budget is 1.5 s)
 def fingerprint(public_key: str, key_type: str) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
     try:
         if key_type == "x509":
             cert = x509.load_pem_x509_certificate(public_key.encode())
@@ -31,6 +32,9 @@ def fingerprint(public_key: str, key_type: str) -> str:
 def generate(key_type: str = "ssh", subject: str = "onestack") -> tuple[str, str]:
     """(private key PEM, public key): an OpenSSH public key, or for x509 a self-signed
     certificate (PEM) for ``subject``, as upstream generates them."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption()).decode()
