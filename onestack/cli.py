@@ -75,8 +75,16 @@ def prepare(settings: Any, names: list[str], admin_password: str | None = None) 
     for spec in services:
         if spec.on_start is not None:
             spec.on_start(cloud)
-    _sweep()
+    start_agents(cloud)
     return cloud
+
+
+def start_agents(cloud: Any) -> None:
+    """Every service's local agents, in service order; then one data-plane sweep."""
+    for spec in cloud.services:
+        if spec.agents is not None:
+            spec.agents(cloud)
+    _sweep()
 
 
 # ---------------------------------------------------------------- staged start
@@ -123,7 +131,6 @@ def prepare_rest(cloud: Any, names: list[str]) -> list[Any]:
     for spec in rest:
         if spec.on_start is not None:
             spec.on_start(cloud)
-    _sweep()
     return rest
 
 
@@ -161,8 +168,16 @@ def serve(cloud: Any, pending: list[str] | None = None) -> None:
 
     def _load_rest(loop: asyncio.AbstractEventLoop, names: list[str]) -> None:
         from onestack.conf import ConfigError
+        def _mount(rest: list[Any]) -> None:
+            app.add_services(rest)
+            app.loading.set()
         try:
             rest = prepare_rest(cloud, names)
+            # the APIs answer from here on; agents (driver start-up, reconcile, network
+            # convergence) and the task engine follow, so a build posted meanwhile waits
+            # in the durable task queue rather than racing an agent that is starting
+            loop.call_soon_threadsafe(_mount, rest)
+            start_agents(cloud)
         except ConfigError as e:
             print(f"onestack: configuration error: {e}", file=sys.stderr, flush=True)
             os._exit(2)
@@ -171,11 +186,6 @@ def serve(cloud: Any, pending: list[str] | None = None) -> None:
             logging.getLogger("onestack").exception("start-up of %s failed", ", ".join(names))
             os._exit(1)
         _ready()
-
-        def _mount() -> None:
-            app.add_services(rest)
-            app.loading.set()
-        loop.call_soon_threadsafe(_mount)
 
     if pending:
         app.loading = asyncio.Event()

@@ -73,13 +73,26 @@ class RunningCloud:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"onestack exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/identity/v3", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError(f"onestack did not answer within {timeout}s:\n{self.log_tail()}")
+            # answering is not enough: the staged start mounts the APIs first and marks the
+            # cloud ready (status file) once the agents started and the data plane was swept
+            if self.ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"onestack was not ready within {timeout}s:\n{self.log_tail()}")
+
+    def ready(self) -> bool:
+        """`onestack status`'s test: this process wrote ready and identity answers."""
+        try:
+            status = json.loads((self.state_dir / "onestack.json").read_text())
+        except (OSError, ValueError):
+            return False
+        if not status.get("ready") or status.get("pid") != self.proc.pid:
+            return False
+        try:
+            with urllib.request.urlopen(self.url + "/identity/v3", timeout=1) as r:
+                return r.status == 200
+        except Exception:
+            return False
 
     def log_tail(self, n: int = 60) -> str:
         try:

@@ -141,7 +141,11 @@ class ServiceSpec:
     aliases: tuple[str, ...] = ()  # extra mount prefixes
     policies: list[Any] = dataclasses.field(default_factory=list)
     microversion: MicroversionSpec | None = None
-    on_start: Callable[[Any], None] | None = None    # (settings) -> None, after migrations
+    on_start: Callable[[Any], None] | None = None    # (cloud) -> None, after migrations
+    # (cloud) -> None: start this service's local agents (data-plane drivers, reconcile,
+    # provider registration). Runs after every service's on_start and after the APIs are
+    # mounted; the data-plane sweep and the task engine start only once all have run.
+    agents: Callable[[Any], None] | None = None
     on_stop: Callable[[], None] | None = None
     tasks: list[Any] = dataclasses.field(default_factory=list)
     endpoint_suffix: str = ""    # e.g. "/AUTH_%(project_id)s" for object-store

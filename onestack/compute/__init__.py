@@ -16,7 +16,6 @@ def _start(cloud) -> None:
         flavors.seed(s)
         for binary in ("nova-scheduler", "nova-conductor"):
             hosts.ensure_service(s, "controller", binary)
-    agent.start_all(cloud.settings)
 
     def beat() -> None:
         agent.heartbeat()
@@ -25,7 +24,13 @@ def _start(cloud) -> None:
     ENGINE.every("compute-heartbeat", 10.0, beat)
 
 
+def _agents(cloud) -> None:
+    from onestack.compute import agent
+    agent.start_all(cloud.settings)
+
+
 SERVICE = ServiceSpec(
     name="compute", service_type="compute", prefix="/compute", routes=ROUTES, error_style="nova",
     catalog_path="/v2.1", catalog_name="nova", policies=RULES, tasks=SPECS, on_start=_start,
+    agents=_agents,
     microversion=MicroversionSpec("compute", "2.1", MAX_VERSION, ("X-OpenStack-Nova-API-Version",)))

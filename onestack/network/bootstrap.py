@@ -20,8 +20,12 @@ def _net(s: Any, name: str, project_id: str) -> m.Network | None:
     return s.scalars(select(m.Network).where(m.Network.name == name, m.Network.project_id == project_id)).first()
 
 
-def run(cloud: Any) -> None:
+def start_agent(cloud: Any) -> None:
+    """The local network agent: its driver, then one convergence of everything in the DB."""
     agent.start()
+
+
+def run(cloud: Any) -> None:
     conf = cloud.settings.network
     if not conf.create_default_topology:
         return
