@@ -8,7 +8,7 @@ APT_TEST := postgresql qemu-utils openssh-client
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: up test venv test-venv apt-runtime apt-test clean bench-identity config-doc
+.PHONY: up test venv test-venv pyc apt-runtime apt-test clean bench-identity config-doc
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,10 +30,16 @@ apt-runtime:
 apt-test: apt-runtime
 	@scripts/ensure-apt.sh $(APT_TEST)
 
-up: apt-runtime venv
+# Byte-compile onestack's own sources (an editable install is not compiled by pip): a
+# start-up then loads .pyc files instead of compiling ~0.4 s of CPU worth of source, also
+# where PYTHONDONTWRITEBYTECODE stops Python from caching them itself. Cheap when current.
+pyc: venv
+	@$(BIN)/python -m compileall -q -j 0 onestack
+
+up: apt-runtime venv pyc
 	$(BIN)/onestack up $(ARGS)
 
-test: apt-test test-venv
+test: apt-test test-venv pyc
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Side by side with upstream Keystone (needs `hey`; sets Keystone up on first use).
