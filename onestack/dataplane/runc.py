@@ -5,7 +5,8 @@ console output to a file.
 Layout: ``<state_dir>/runc`` is runc's ``--root`` (so ``runc list`` there is exactly
 onestack's containers); ``<state_dir>/instances/<runc id>/`` holds ``config.json``,
 ``upper/`` + ``work/`` (the instance's writable layer: survives stop/start, deleted with
-the instance), ``rootfs/`` (the overlay mount point) and ``console.log``.
+the instance; below ``disk/``, an ext4 filesystem in ``disk.img`` of the flavor's root disk
+size, when the flavor has one), ``rootfs/`` (the overlay mount point) and ``console.log``.
 """
 from __future__ import annotations
 
@@ -57,20 +58,28 @@ def _mounted(path: Path) -> bool:
 def prepare_bundle(state_dir: str, instance_id: str, image_rootfs: str | None, *, netns: str | None,
                    hostname: str = "instance", args: Iterable[str] = ("/init",), env: Iterable[str] = (),
                    memory_mb: int | None = None, vcpus: int | None = None, pids: int | None = 1024,
-                   devices: Iterable[dict[str, Any]] = (), root_device: str | None = None) -> Path:
+                   devices: Iterable[dict[str, Any]] = (), root_device: str | None = None,
+                   disk_gb: int | None = None) -> Path:
     """Write the bundle (idempotent; the writable layer is kept) and mount its rootfs: an
     overlay over ``image_rootfs``, or the ext4 filesystem of ``root_device`` itself (a
     boot volume: the guest writes into the volume).
-    ``devices``: [{"path": "/dev/vdb", "type": "b", "major": 7, "minor": 0}] exposed at start."""
+    ``devices``: [{"path": "/dev/vdb", "type": "b", "major": 7, "minor": 0}] exposed at start.
+    ``disk_gb``: the root disk's size (the flavor's): the writable layer lives on an ext4
+    filesystem of that size (a sparse file, loop-mounted), so the guest's ``df /`` shows it
+    and it cannot fill the host; grown when the bundle is prepared with a bigger size."""
     b = bundle_dir(state_dir, instance_id)
-    for d in ("upper", "work", "rootfs"):
-        (b / d).mkdir(parents=True, exist_ok=True)
+    (b / "rootfs").mkdir(parents=True, exist_ok=True)
+    layer = b
+    if not root_device and (disk_gb or (b / DISK).exists()) and not (b / "upper").exists():
+        layer = ensure_disk(b, disk_gb)
+    for d in ("upper", "work"):
+        (layer / d).mkdir(parents=True, exist_ok=True)
     if not _mounted(b / "rootfs"):
         if root_device:
             run(["mount", "-t", "ext4", root_device, str(b / "rootfs")])
         else:
             run(["mount", "-t", "overlay", names.runc_id(instance_id), "-o",
-                 f"lowerdir={image_rootfs},upperdir={b / 'upper'},workdir={b / 'work'}", str(b / "rootfs")])
+                 f"lowerdir={image_rootfs},upperdir={layer / 'upper'},workdir={layer / 'work'}", str(b / "rootfs")])
     support = cgroup_support()
     resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
     missing = []
@@ -132,6 +141,96 @@ def prepare_bundle(state_dir: str, instance_id: str, image_rootfs: str | None, *
     }
     (b / "config.json").write_text(json.dumps(config, indent=1))
     return b
+
+
+DISK = "disk.img"      # the root disk's writable layer (ext4 in a sparse file), mounted at disk/
+
+
+def _loop_of(mountpoint: Path) -> str | None:
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if parts[1] == str(mountpoint):
+                return parts[0]
+    return None
+
+
+def disk_size_gb(b: Path) -> float:
+    try:
+        return (b / DISK).stat().st_size / (1 << 30)
+    except FileNotFoundError:
+        return 0
+
+
+def ensure_disk(b: Path, size_gb: int | None) -> Path:
+    """Ensure the root disk file exists, is at least ``size_gb`` (grown online: file, loop
+    device, then resize2fs on the mounted filesystem) and is mounted at ``b/disk``."""
+    img, mnt = b / DISK, b / "disk"
+    mnt.mkdir(exist_ok=True)
+    want = int((size_gb or 0) * (1 << 30))
+    if not img.exists():
+        tmp = b / (DISK + ".tmp")
+        with open(tmp, "wb") as f:
+            f.truncate(max(want, 64 << 20))
+        run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1", str(tmp)])
+        os.replace(tmp, img)
+    if want > img.stat().st_size:
+        _grow(b, want)
+    if not _mounted(mnt):
+        from onestack.dataplane import loop
+        dev = loop.attach(str(img))
+        run(["losetup", "-c", dev])          # a reused device sees the file's current size
+        run(["mount", "-t", "ext4", dev, str(mnt)])
+    return mnt
+
+
+def _unmount(b: Path, lazy: bool = False) -> None:
+    """Unmount the overlay, then the root disk, and free the disk's loop device."""
+    from onestack.dataplane import loop
+    for m in (b / "rootfs", b / "disk"):
+        if _mounted(m):
+            run(["umount", str(m)], check=not lazy)
+            if lazy and _mounted(m):
+                run(["umount", "-l", str(m)])
+    if (b / DISK).exists():
+        loop.detach(str(b / DISK))
+
+
+def _grow(b: Path, want: int) -> None:
+    """Online (loop capacity + resize2fs on the mounted filesystem) where the kernel lets
+    us; else offline, which needs the container stopped (resize stops it): a host without
+    CAP_SYS_RESOURCE -- a sandboxed root like this machine's -- gets EPERM from the online
+    resize ioctl."""
+    img, mnt = b / DISK, b / "disk"
+    if _mounted(mnt):
+        with open(img, "r+b") as f:
+            f.truncate(want)
+        run(["losetup", "-c", _loop_of(mnt)])
+        try:
+            run(["resize2fs", _loop_of(mnt)], timeout=300)
+            LOG.info("root disk %s grown online to %d GiB", img, want >> 30)
+            return
+        except CommandError as e:
+            LOG.info("root disk %s: online resize refused (%s); resizing offline", img, e)
+        _unmount(b)                        # raises (busy) if the container still runs
+    run(["e2fsck", "-f", "-y", str(img)], check=False, timeout=300)
+    run(["resize2fs", str(img), f"{want >> 20}M"], timeout=300)
+    LOG.info("root disk %s grown offline to %d GiB", img, want >> 30)
+
+
+def shrink_disk(state_dir: str, instance_id: str, size_gb: int) -> None:
+    """Shrink a stopped instance's root disk back to ``size_gb`` (resize revert): unmount,
+    fsck, resize2fs, truncate. Raises when its content does not fit."""
+    b = bundle_dir(state_dir, instance_id)
+    img, want = b / DISK, int(size_gb) << 30
+    if not img.exists() or not size_gb or img.stat().st_size <= want:
+        return
+    _unmount(b)
+    run(["e2fsck", "-f", "-y", str(img)], check=False, timeout=300)
+    run(["resize2fs", str(img), f"{want >> 20}M"], timeout=300)
+    with open(img, "r+b") as f:
+        f.truncate(want)
+    LOG.info("root disk %s shrunk to %d GiB", img, size_gb)
 
 
 def state(state_dir: str, instance_id: str) -> dict[str, Any] | None:
@@ -218,10 +317,7 @@ def destroy(state_dir: str, instance_id: str) -> None:
     """Ensure the container and its bundle (writable layer included) are gone."""
     stop(state_dir, instance_id, timeout=0)
     b = bundle_dir(state_dir, instance_id)
-    if _mounted(b / "rootfs"):
-        run(["umount", str(b / "rootfs")], check=False)
-        if _mounted(b / "rootfs"):
-            run(["umount", "-l", str(b / "rootfs")])
+    _unmount(b, lazy=True)                     # the overlay, then the disk holding its upper layer
     if b.exists():
         run(["rm", "-rf", "--one-file-system", str(b)])
 

@@ -17,7 +17,7 @@ from onestack.compute import models as m
 from onestack.compute import service as svc
 from onestack.compute import states as st
 from onestack.compute.api import proxies, views
-from onestack.compute.api.common import load, target
+from onestack.compute.api.common import load, need_capability, target
 from onestack.compute.api.servers import render
 from onestack.compute.errors import InvalidState
 from onestack.compute.schemas import servers as sch
@@ -401,6 +401,7 @@ def _rescue(req: Req, s: Any, srv: m.Server, data: Any) -> Any:
     req.ctx.can("os_compute_api:os-rescue", target(srv))
     if not srv.image_ref and not views.mv(req, "2.87"):
         raise errors.BadRequest("Cannot rescue a volume-backed instance")
+    need_capability(srv, "rescue", "rescue")
     password = (data or {}).get("adminPass") or _password()
     svc.start_action(s, req.ctx, srv, "rescue", {"adminPass": password,
                                                  "rescue_image_ref": (data or {}).get("rescue_image_ref")})

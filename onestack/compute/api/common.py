@@ -34,6 +34,18 @@ def load(s: Any, req: Req, rule: str | None = None, server_id: str | None = None
     return srv
 
 
+def need_capability(srv: m.Server, capability: str, action: str) -> None:
+    """A 409 naming the reason when the compute driver of the server's host cannot do
+    ``action`` (its ``capabilities`` say no), before anything is changed."""
+    if not srv.host:
+        return
+    from onestack import bus
+    caps = bus.get().call(f"compute.{srv.host}", "capabilities")
+    if not caps.get(capability):
+        raise errors.Conflict(f"Cannot '{action}' instance {srv.uuid}: the {caps.get('hypervisor_type')} compute "
+                              f"driver of host {srv.host} does not support {action.replace('_', ' ')}.")
+
+
 def parse_time(value: str, name: str) -> dt.datetime:
     try:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

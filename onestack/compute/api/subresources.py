@@ -15,7 +15,7 @@ from onestack.compute import models as m
 from onestack.compute import service as svc
 from onestack.compute import states as st
 from onestack.compute.api import views
-from onestack.compute.api.common import body, load, target
+from onestack.compute.api.common import body, load, need_capability, target
 from onestack.compute.errors import InvalidState
 from onestack.compute.schemas.common import BOOL, obj
 
@@ -257,6 +257,7 @@ def interfaces_create(req: Req) -> dict:
         svc.check_lock(req.ctx, srv)
         if srv.vm_state not in (st.ACTIVE, st.PAUSED, st.STOPPED) or srv.task_state is not None:
             raise InvalidState(action="attach_interface", id=srv.uuid, attr="vm_state", state=srv.vm_state)
+        need_capability(srv, "interface_attach", "attach_interface")
         host, inst = srv.host, svc.instance_dict(srv)
     net = deps.network("interface attachments")
     if spec.get("port_id"):
@@ -286,6 +287,7 @@ def interfaces_delete(req: Req) -> Reply:
     with db.read() as s:
         srv = load(s, req, "os_compute_api:os-attach-interfaces:delete")
         svc.check_lock(req.ctx, srv)
+        need_capability(srv, "interface_attach", "detach_interface")
         host, inst = srv.host, svc.instance_dict(srv)
     net = deps.network("interface attachments")
     try:

@@ -6,15 +6,19 @@
 - cgroup limits from the flavor (vcpus -> CPU quota, ram -> memory, a pids limit) where
   the host's cgroups have the controllers;
 - its own network namespace ``os-inst-<uuid>``, one veth per port (eth0, eth1...) on the
-  network's bridge in the host namespace; no addresses: the guest takes DHCP;
+  network's bridge in the host namespace; no addresses: the guest takes DHCP; interfaces
+  hot-plug (a veth end moved into the running instance's namespace) and unplug;
 - console: the container's stdout/stderr in ``console.log``;
 - power: stop (SIGTERM, then SIGKILL after the shutdown timeout) / start from the same
   bundle, reboot = stop + start, pause and suspend = the freezer cgroup (suspend keeps
   memory resident: there is no save-to-disk for a container);
 - volumes: raw volume files as loop devices, node ``/dev/vdX`` in the container (hot:
   mknod + devices cgroup; cold: in config.json); qcow2 volumes are refused (no nbd here);
-- snapshot: the merged root tree as a raw ext4 image; resize: new limits on the same host
-  (the root filesystem has no fixed size to grow).
+- root disk: the writable layer lives on an ext4 filesystem of the flavor's disk size (a
+  sparse file, loop-mounted below the bundle), so ``df /`` in the guest shows the flavor's
+  disk and a guest cannot fill the host; a flavor with disk 0 keeps it on the host's disk;
+- snapshot: the merged root tree as a raw ext4 image; resize (same host): new limits, the
+  root disk grown online (shrunk back, offline, on a resize revert).
 """
 from __future__ import annotations
 
@@ -33,10 +37,10 @@ log = logging.getLogger(__name__)
 CD_DEVICE = "/dev/vdz"
 
 
-class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAttach, d.Migrate):
+class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAttach, d.InterfaceAttach, d.Migrate):
     hypervisor_type = "lxc"
     capabilities = d.Capabilities(pause=True, suspend=True, snapshot=True, console_output=True,
-                                  volume_attach=True, resize=True, hypervisor_type="lxc")
+                                  volume_attach=True, interface_attach=True, resize=True, hypervisor_type="lxc")
 
     # ------------------------------------------------------------ helpers
     def _pid(self, uuid: str) -> int | None:
@@ -57,19 +61,24 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
         netns = names.instance_netns(uuid)
         net.ensure_netns(netns)
         for i, w in enumerate(meta.get("ports", [])):
-            self.ensure_port_bridge(w)
-            net.plug_port_into_netns(w, w["bridge"], netns, ns=w["host_netns"], ifname=f"eth{i}", mtu=w["mtu"])
+            self._plug(w, netns, w.get("ifname") or f"eth{i}")
         root = next((v for v in meta.get("volumes", {}).values() if v.get("root")), None)
         flavor = meta.get("flavor") or {}
         runc.prepare_bundle(self.dp, uuid, None if root else self.image_rootfs(meta["image_id"]), netns=netns,
                             hostname=(instance.get("hostname") or meta.get("hostname") or "instance")[:63],
                             memory_mb=flavor.get("ram") or None, vcpus=flavor.get("vcpus") or None,
                             pids=cconf.get().container_pids_limit, devices=self._devices(meta),
-                            root_device=loop.attach(root["path"]) if root else None)
+                            root_device=loop.attach(root["path"]) if root else None,
+                            disk_gb=flavor.get("disk") or None)
+
+    def _plug(self, w: dict[str, Any], netns: str, ifname: str) -> None:
+        self.ensure_port_bridge(w)
+        net.plug_port_into_netns(w, w["bridge"], netns, ns=w["host_netns"], ifname=ifname, mtu=w["mtu"])
 
     def owned_objects(self, uuid: str) -> set[str]:
         out = super().owned_objects(uuid)
-        out.add(str(runc.bundle_dir(self.dp, uuid) / "rootfs"))            # the root mount
+        b = runc.bundle_dir(self.dp, uuid)
+        out |= {str(b / "rootfs"), str(b / "disk"), str(b / runc.DISK)}   # root mount, root disk + its loop
         out |= {os.path.realpath(v["path"]) for v in ((self.meta(uuid) or {}).get("volumes") or {}).values()}
         return out
 
@@ -233,6 +242,40 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
             self._bundle(instance, meta)
             self._release_loop(uuid, v["path"])
 
+    # ------------------------------------------------------------ interfaces (hot-plug)
+    def attach_interface(self, instance, vif) -> None:
+        """A new veth: its host end on the port's bridge, the other end moved into the
+        instance's namespace as the first free ethN (the guest takes DHCP on it)."""
+        uuid = instance["uuid"]
+        with common.lock(uuid):
+            meta = self.known(instance)
+            ports = meta.setdefault("ports", [])
+            w = next((p for p in ports if p["id"] == vif["id"]), None)
+            if w is None:
+                used = {p.get("ifname") or f"eth{i}" for i, p in enumerate(ports)}
+                for i, p in enumerate(ports):
+                    p.setdefault("ifname", f"eth{i}")     # pin the names of the ports already there
+                w = dict(self.port_wiring(vif), ifname=next(f"eth{n}" for n in range(len(ports) + 1)
+                                                            if f"eth{n}" not in used))
+                ports.append(w)
+                host.claim(*sorted(names.port_objects(vif["id"])))
+                self.save_meta(uuid, meta)       # before the veth it names exists
+            self._plug(w, names.instance_netns(uuid), w["ifname"])
+
+    def detach_interface(self, instance, vif) -> None:
+        uuid = instance["uuid"]
+        with common.lock(uuid):
+            meta = self.known(instance)
+            ports = meta.get("ports", [])
+            w = next((p for p in ports if p["id"] == vif["id"]), None)
+            if w is None:
+                return
+            for i, p in enumerate(ports):
+                p.setdefault("ifname", f"eth{i}")
+            ports.remove(w)
+            self.save_meta(uuid, meta)
+            net.unplug_port(w["id"], ns=w["host_netns"])
+
     # ------------------------------------------------------------ resize / cold migration (same host)
     def migrate_out(self, instance) -> dict[str, Any]:
         meta = self.meta(instance["uuid"])
@@ -249,6 +292,10 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
         with common.lock(uuid):
             meta = self.known(instance)
             meta["flavor"] = instance.get("flavor") or meta.get("flavor")
+            disk = (meta["flavor"] or {}).get("disk") or 0
+            if disk and disk < runc.disk_size_gb(runc.bundle_dir(self.dp, uuid)):
+                runc.stop(self.dp, uuid, timeout=cconf.get().shutdown_timeout)
+                runc.shrink_disk(self.dp, uuid, disk)     # a resize revert: back to the old size
             meta["power"] = "running" if power_on else "shutdown"
             self.save_meta(uuid, meta)
             self._bundle(instance, meta)          # config.json with the new limits
