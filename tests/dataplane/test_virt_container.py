@@ -8,6 +8,7 @@ servers is left; the module ends by checking the cloud's whole inventory.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
@@ -311,3 +312,118 @@ def test_rootfs_tarball_image_boots(ccloud, uniq, tmp_path):
     wait(lambda: "onestack-init: up" in console(ccloud, sid), 60, "the guest's init from the tarball")
     delete(ccloud, sid)
     ccloud.cli("image", "delete", img["id"], json_out=False)
+
+
+def limits(sid: str) -> tuple[int | None, int | None]:
+    """(memory limit bytes, CPU quota us) on the container's cgroup (v1), None where absent."""
+    mem = Path(f"/sys/fs/cgroup/memory{names.cgroup(sid)}/memory.limit_in_bytes")
+    cpu = next((p for p in (Path(f"/sys/fs/cgroup/cpu{names.cgroup(sid)}/cpu.cfs_quota_us"),
+                            Path(f"/sys/fs/cgroup/cpu,cpuacct{names.cgroup(sid)}/cpu.cfs_quota_us")) if p.exists()),
+               None)
+    return (int(mem.read_text()) if mem.exists() else None), (int(cpu.read_text()) if cpu else None)
+
+
+def root_disk_gib(cloud: RunningCloud, sid: str) -> float:
+    """The size of / as the guest's df sees it."""
+    return int(guest(cloud, sid, "df -Pk / | tail -1").split()[1]) / 2**20
+
+
+def test_resize_grows_the_root_disk_and_changes_limits(ccloud, uniq):
+    """Resize = new cgroup limits + a bigger root disk (df inside shows it); revert brings
+    the old flavor back (disk shrunk, offline), confirm keeps the new one; files survive."""
+    big = f"c-big-{uniq}"
+    ccloud.cli("flavor", "create", "--ram", "1024", "--vcpus", "2", "--disk", "3", big)
+    sid = create(ccloud, f"c-resize-{uniq}")["id"]
+    assert 0.8 < root_disk_gib(ccloud, sid) <= 1.0            # m1.tiny: 1 GB root disk
+    guest(ccloud, sid, f"echo {uniq} > /root/marker")
+    cg = runc.cgroup_support()
+    mem0, cpu0 = limits(sid)
+    if cg["memory"] and mem0 is not None:
+        assert mem0 == 512 << 20
+    if cg["cpu"] and cpu0 is not None:
+        assert cpu0 == 100000
+
+    def resize_to(flavor: str) -> None:
+        ccloud.cli("server", "resize", "--flavor", flavor, sid, json_out=False)
+        wait_status(ccloud, sid, "VERIFY_RESIZE", timeout=120)
+        assert rstate(ccloud, sid) == "running"
+
+    resize_to(big)
+    assert 2.8 < root_disk_gib(ccloud, sid) <= 3.0
+    mem, cpu = limits(sid)
+    if cg["memory"] and mem is not None:
+        assert mem == 1024 << 20
+    if cg["cpu"] and cpu is not None:
+        assert cpu == 200000
+    assert guest(ccloud, sid, "cat /root/marker").strip() == uniq
+    guest(ccloud, sid, "dd if=/dev/zero of=/root/fill bs=1M count=1200 2>/dev/null; sync")   # > the old 1 GB
+    guest(ccloud, sid, "rm /root/fill; sync")
+
+    ccloud.cli("server", "resize", "revert", sid, json_out=False)
+    wait_status(ccloud, sid, "ACTIVE", timeout=120)
+    assert "m1.tiny" in str(ccloud.cli("server", "show", sid)["flavor"])
+    assert 0.8 < root_disk_gib(ccloud, sid) <= 1.0
+    assert guest(ccloud, sid, "cat /root/marker").strip() == uniq
+    if cg["memory"] and mem0 is not None:
+        assert limits(sid)[0] == 512 << 20
+
+    resize_to(big)
+    ccloud.cli("server", "resize", "confirm", sid, json_out=False)
+    wait_status(ccloud, sid, "ACTIVE", timeout=60)
+    assert 2.8 < root_disk_gib(ccloud, sid) <= 3.0
+    assert guest(ccloud, sid, "cat /root/marker").strip() == uniq
+    # the disk is a loop-mounted file of this instance: gone with it
+    disk = runc.bundle_dir(dp(ccloud), sid) / runc.DISK
+    assert disk.exists()
+    delete(ccloud, sid)
+    assert not disk.exists()
+    ccloud.cli("flavor", "delete", big, json_out=False)
+
+
+def test_interface_hot_plug_and_unplug(ccloud, uniq):
+    """`server add network` plugs a new veth into each running container (eth1 with the
+    port's MAC, its host end on the network's bridge); packets flow between two servers over
+    it (static addresses from their ports: this cloud's network driver runs no DHCP);
+    `server remove network` takes it away and leaves no host-side device."""
+    a, b = create(ccloud, f"c-nic-a-{uniq}")["id"], create(ccloud, f"c-nic-b-{uniq}")["id"]
+    net2 = ccloud.cli("network", "create", f"n2-{uniq}")["id"]
+    ccloud.cli("subnet", "create", "--network", net2, "--subnet-range", f"10.77.{random.randint(1, 250)}.0/24",
+               f"s2-{uniq}")
+    plugged = {}
+    for sid in (a, b):
+        ccloud.cli("server", "add", "network", sid, net2, json_out=False)
+        port = ccloud.cli("port", "list", "--server", sid, "--network", net2, "--long")[0]
+        assert guest(ccloud, sid, "cat /sys/class/net/eth1/address").strip() == port["MAC Address"]
+        dev = names.port_device(port["ID"])
+        w = next(p for p in json.loads((Path(dp(ccloud)) / "meta" / f"{sid}.json").read_text())["ports"]
+                 if p["id"] == port["ID"])
+        link = net.link_info(dev, w["host_netns"])
+        assert link and link["master"] == w["bridge"] and link["up"], link
+        ip = port["Fixed IP Addresses"][0]["ip_address"]
+        guest(ccloud, sid, f"ip link set eth1 up; ip addr add {ip}/24 dev eth1")
+        plugged[sid] = (dev, w["host_netns"], ip)
+    wait(lambda: " 0% packet loss" in guest(ccloud, a, f"ping -c 1 -W 1 {plugged[b][2]} || true"), 30,
+         "ping a -> b over the hot-plugged interfaces")
+    ccloud.cli("server", "remove", "network", a, net2, json_out=False)
+    wait(lambda: "eth1" not in guest(ccloud, a, "ls /sys/class/net"), 30, "eth1 gone from the guest")
+    assert "eth0" in guest(ccloud, a, "ls /sys/class/net")
+    assert net.link_info(plugged[a][0], plugged[a][1]) is None, "host end left"
+    assert ccloud.cli("port", "list", "--server", a, "--network", net2) == []
+    # a power cycle keeps the interface set as it is now
+    ccloud.cli("server", "reboot", "--hard", a, json_out=False)
+    wait(lambda: status(ccloud, a) == "ACTIVE" and rstate(ccloud, a) == "running", 60, "running again")
+    assert sorted(guest(ccloud, a, "ls /sys/class/net").split()) == ["eth0", "lo"]
+    delete(ccloud, a, b)
+    assert net.link_info(plugged[b][0], plugged[b][1]) is None
+    ccloud.cli("network", "delete", net2, json_out=False)
+
+
+def test_rescue_is_a_conflict_naming_the_reason(ccloud, uniq):
+    """The container driver has no rescue mode: the API answers 409 with the reason and
+    the server is left as it was (not ERROR, no fault)."""
+    sid = create(ccloud, f"c-rescue-{uniq}")["id"]
+    r = ccloud.cli("server", "rescue", sid, json_out=False, check=False)
+    assert r.returncode != 0 and "409" in r.stderr and "does not support rescue" in r.stderr, r.stderr
+    srv = ccloud.cli("server", "show", sid)
+    assert srv["status"] == "ACTIVE" and not srv.get("fault") and rstate(ccloud, sid) == "running"
+    delete(ccloud, sid)

@@ -1,7 +1,9 @@
 """The qemu driver once, end to end (slow: TCG on a loaded 2-core machine): the bootable
 onestack-tiny boots by direct kernel boot (kernel_id/ramdisk_id) from a qcow2 overlay,
 takes its DHCP lease through a tap on the network's bridge, answers ping and ssh through a
-floating IP; power actions go through QMP; a volume is hot-plugged as a virtio disk."""
+floating IP; power actions go through QMP; a volume is hot-plugged as a virtio disk, written
+inside and unplugged (the data is in the volume's file); rescue and interface attach, which
+this driver lacks, are 409s."""
 from __future__ import annotations
 
 import subprocess
@@ -56,6 +58,20 @@ def test_qemu_server_boots_pings_and_takes_ssh(qcloud: RunningCloud, tmp_path: P
     wait(lambda: c.cli("volume", "show", vol, cloud=demo)["status"] == "available", 60, "volume")
     c.cli("server", "add", "volume", sid, vol, json_out=False, cloud=demo)
     assert wait(lambda: "vdb" in ssh(key, "cirros", fip, "ls /dev").stdout, 60, "/dev/vdb in the VM")
+    # data written inside reaches the volume's file; detach unplugs the disk over QMP
+    r = ssh(key, "root", fip, f"echo qemu-{uniq} | dd of=/dev/vdb bs=512 conv=fsync 2>/dev/null && sync")
+    assert r.returncode == 0, r.stderr
+    c.cli("server", "remove", "volume", sid, vol, json_out=False, cloud=demo)
+    wait(lambda: c.cli("volume", "show", vol, cloud=demo)["status"] == "available", 90, "volume detached")
+    assert "vdb" not in ssh(key, "cirros", fip, "ls /dev").stdout
+    vfile = next(p for p in (c.state_dir / "volumes").rglob(f"*{vol}*") if p.is_file())
+    assert vfile.read_bytes()[:64].startswith(f"qemu-{uniq}".encode())
+    # what this driver cannot do is a 409 naming the reason, before anything changes
+    for args in (["server", "rescue", sid], ["server", "add", "network", sid, "private"]):
+        r = c.cli(*args, json_out=False, check=False, cloud=demo)
+        assert r.returncode != 0 and "409" in r.stderr and "does not support" in r.stderr, (args, r.stderr)
+    assert c.cli("server", "show", sid, cloud=demo)["status"] == "ACTIVE"
+    assert len(c.cli("port", "list", "--server", sid, cloud=demo)) == 1
     # power via QMP
     c.cli("server", "pause", sid, json_out=False, cloud=demo)
     wait(lambda: qemu.status(dp, sid) == "paused", 30, "QMP paused")
