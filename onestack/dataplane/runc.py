@@ -59,7 +59,7 @@ def prepare_bundle(state_dir: str, instance_id: str, image_rootfs: str | None, *
                    hostname: str = "instance", args: Iterable[str] = ("/init",), env: Iterable[str] = (),
                    memory_mb: int | None = None, vcpus: int | None = None, pids: int | None = 1024,
                    devices: Iterable[dict[str, Any]] = (), root_device: str | None = None,
-                   disk_gb: int | None = None) -> Path:
+                   disk_gb: int | None = None, extra_mounts: Iterable[dict[str, Any]] = ()) -> Path:
     """Write the bundle (idempotent; the writable layer is kept) and mount its rootfs: an
     overlay over ``image_rootfs``, or the ext4 filesystem of ``root_device`` itself (a
     boot volume: the guest writes into the volume).
@@ -128,6 +128,7 @@ def prepare_bundle(state_dir: str, instance_id: str, image_rootfs: str | None, *
              "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
             {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755"]},
+            *extra_mounts,
         ],
         "linux": {
             "cgroupsPath": names.cgroup(instance_id),

@@ -418,12 +418,27 @@ def test_interface_hot_plug_and_unplug(ccloud, uniq):
     ccloud.cli("network", "delete", net2, json_out=False)
 
 
-def test_rescue_is_a_conflict_naming_the_reason(ccloud, uniq):
-    """The container driver has no rescue mode: the API answers 409 with the reason and
-    the server is left as it was (not ERROR, no fault)."""
+def test_rescue_runs_the_rescue_image_with_the_root_at_mnt(ccloud, uniq):
+    """rescue stops the instance and runs the rescue image in a second container with the
+    instance's root tree at /mnt (what it writes there stays); unrescue removes the rescue
+    container and starts the instance again; delete while rescued leaves nothing."""
+    from onestack.compute.virt.container import rescue_id
     sid = create(ccloud, f"c-rescue-{uniq}")["id"]
-    r = ccloud.cli("server", "rescue", sid, json_out=False, check=False)
-    assert r.returncode != 0 and "409" in r.stderr and "does not support rescue" in r.stderr, r.stderr
-    srv = ccloud.cli("server", "show", sid)
-    assert srv["status"] == "ACTIVE" and not srv.get("fault") and rstate(ccloud, sid) == "running"
+    guest(ccloud, sid, f"echo {uniq} > /root/marker")
+    ccloud.cli("server", "rescue", sid, json_out=False)
+    wait_status(ccloud, sid, "RESCUE")
+    rid = rescue_id(sid)
+    assert rstate(ccloud, sid) is None and rstate(ccloud, rid) == "running"
+    assert guest(ccloud, rid, "cat /mnt/root/marker").strip() == uniq
+    guest(ccloud, rid, "echo repaired > /mnt/root/repaired; test ! -e /root/marker")
+    time.sleep(3)           # a power sync passes: the rescued server stays RESCUE
+    assert status(ccloud, sid) == "RESCUE"
+    ccloud.cli("server", "unrescue", sid, json_out=False)
+    wait_status(ccloud, sid, "ACTIVE")
+    assert rstate(ccloud, sid) == "running" and rstate(ccloud, rid) is None
+    assert guest(ccloud, sid, "cat /root/repaired").strip() == "repaired"
+    assert not runc.bundle_dir(dp(ccloud), rid).exists()
+    ccloud.cli("server", "rescue", sid, json_out=False)
+    wait_status(ccloud, sid, "RESCUE")
     delete(ccloud, sid)
+    assert rstate(ccloud, rid) is None and not runc.bundle_dir(dp(ccloud), rid).exists()

@@ -40,7 +40,10 @@ def need_capability(srv: m.Server, capability: str, action: str) -> None:
     if not srv.host:
         return
     from onestack import bus
-    caps = bus.get().call(f"compute.{srv.host}", "capabilities")
+    try:
+        caps = bus.get().call(f"compute.{srv.host}", "capabilities", timeout=10)
+    except Exception:     # the host's agent does not answer: the action itself will say so
+        return
     if not caps.get(capability):
         raise errors.Conflict(f"Cannot '{action}' instance {srv.uuid}: the {caps.get('hypervisor_type')} compute "
                               f"driver of host {srv.host} does not support {action.replace('_', ' ')}.")

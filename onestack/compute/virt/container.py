@@ -17,6 +17,8 @@
 - root disk: the writable layer lives on an ext4 filesystem of the flavor's disk size (a
   sparse file, loop-mounted below the bundle), so ``df /`` in the guest shows the flavor's
   disk and a guest cannot fill the host; a flavor with disk 0 keeps it on the host's disk;
+- rescue: the rescue image in a second container on the instance's namespace, the
+  instance's root tree at /mnt; unrescue removes it and starts the instance again;
 - snapshot: the merged root tree as a raw ext4 image; resize (same host): new limits, the
   root disk grown online (shrunk back, offline, on a resize revert).
 """
@@ -37,9 +39,10 @@ log = logging.getLogger(__name__)
 CD_DEVICE = "/dev/vdz"
 
 
-class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAttach, d.InterfaceAttach, d.Migrate):
+class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAttach, d.InterfaceAttach, d.Migrate,
+                      d.Rescue):
     hypervisor_type = "lxc"
-    capabilities = d.Capabilities(pause=True, suspend=True, snapshot=True, console_output=True,
+    capabilities = d.Capabilities(pause=True, suspend=True, rescue=True, snapshot=True, console_output=True,
                                   volume_attach=True, interface_attach=True, resize=True, hypervisor_type="lxc")
 
     # ------------------------------------------------------------ helpers
@@ -77,6 +80,9 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
 
     def owned_objects(self, uuid: str) -> set[str]:
         out = super().owned_objects(uuid)
+        if (self.meta(uuid) or {}).get("rescue"):
+            rb = runc.bundle_dir(self.dp, rescue_id(uuid))
+            out |= names.instance_objects(rescue_id(uuid)) | {str(rb / "rootfs")}
         b = runc.bundle_dir(self.dp, uuid)
         out |= {str(b / "rootfs"), str(b / "disk"), str(b / runc.DISK)}   # root mount, root disk + its loop
         out |= {os.path.realpath(v["path"]) for v in ((self.meta(uuid) or {}).get("volumes") or {}).values()}
@@ -119,6 +125,8 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
         uuid = instance["uuid"]
         with common.lock(uuid):
             meta = self.meta(uuid) or {}
+            if meta.get("rescue") or runc.bundle_dir(self.dp, rescue_id(uuid)).exists():
+                runc.destroy(self.dp, rescue_id(uuid))   # the rescue container first (it binds the root)
             runc.destroy(self.dp, uuid)          # also unmounts the root (overlay or boot volume)
             for dev, v in meta.get("volumes", {}).items():
                 self._release_loop(uuid, v["path"])
@@ -150,7 +158,7 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
 
     def get_info(self, instance) -> dict[str, Any]:
         meta = self.known(instance)
-        st = runc.state(self.dp, instance["uuid"])
+        st = runc.state(self.dp, rescue_id(instance["uuid"]) if meta.get("rescue") else instance["uuid"])
         status = (st or {}).get("status")
         if status == "running":
             ps = d.RUNNING
@@ -167,8 +175,9 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
         status = {c["id"]: c["status"] for c in (json.loads(raw) if raw and raw != "null" else []) or []}
         out = {}
         for uuid in self.list_instances():
-            st = status.get(names.runc_id(uuid))
-            paused = d.SUSPENDED if (self.meta(uuid) or {}).get("power") == "suspended" else d.PAUSED
+            meta = self.meta(uuid) or {}
+            st = status.get(names.runc_id(rescue_id(uuid) if meta.get("rescue") else uuid))
+            paused = d.SUSPENDED if meta.get("power") == "suspended" else d.PAUSED
             out[uuid] = d.RUNNING if st == "running" else paused if st == "paused" else d.SHUTDOWN
         return out
 
@@ -242,6 +251,45 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
             self._bundle(instance, meta)
             self._release_loop(uuid, v["path"])
 
+    # ------------------------------------------------------------ rescue
+    def rescue(self, instance, image, admin_password) -> None:
+        """Stop the instance and run the rescue image in a second container
+        (``<uuid>-rescue``) on the same network namespace and limits, with the instance's
+        root tree bind-mounted at /mnt (a container's root is a tree, not a disk to attach)."""
+        uuid, rid = instance["uuid"], rescue_id(instance["uuid"])
+        with common.lock(uuid):
+            meta = self.known(instance)
+            runc.stop(self.dp, uuid, timeout=cconf.get().shutdown_timeout)
+            if not meta.get("rescue"):
+                meta["rescue"] = {"image_id": image.get("id") or meta.get("image_id")}
+                host.claim(*sorted(names.instance_objects(rid) - {names.instance_netns(rid)}))
+                self.save_meta(uuid, meta)       # before the rescue container exists
+            self._bundle(instance, meta)         # the original root mounted, ports plugged
+            flavor = meta.get("flavor") or {}
+            runc.prepare_bundle(self.dp, rid, self.image_rootfs(meta["rescue"]["image_id"]),
+                                netns=names.instance_netns(uuid),
+                                hostname=(instance.get("hostname") or meta.get("hostname") or "instance")[:63],
+                                memory_mb=flavor.get("ram") or None, vcpus=flavor.get("vcpus") or None,
+                                pids=cconf.get().container_pids_limit,
+                                extra_mounts=[{"destination": "/mnt", "type": "bind", "options": ["rbind", "rw"],
+                                               "source": str(runc.bundle_dir(self.dp, uuid) / "rootfs")}])
+            runc.start(self.dp, rid)
+
+    def unrescue(self, instance) -> None:
+        uuid = instance["uuid"]
+        with common.lock(uuid):
+            meta = self.known(instance)
+            runc.destroy(self.dp, rescue_id(uuid))
+            meta.pop("rescue", None)
+            meta["power"] = "running"
+            self.save_meta(uuid, meta)
+            self._bundle(instance, meta)
+            runc.start(self.dp, uuid)
+
+    def forget_images(self, keep: set[str]) -> None:
+        rescue = {(self.meta(u) or {}).get("rescue", {}).get("image_id") for u in self.list_instances()}
+        super().forget_images(keep | {i for i in rescue if i})
+
     # ------------------------------------------------------------ interfaces (hot-plug)
     def attach_interface(self, instance, vif) -> None:
         """A new veth: its host end on the port's bridge, the other end moved into the
@@ -313,6 +361,11 @@ class ContainerDriver(common.HostDriverBase, d.Snapshot, d.Console, d.VolumeAtta
                 "num_disks": 1 + len(meta.get("volumes", {})),
                 "memory_details": {"maximum": f.get("ram", 0), "used": 0}, "cpu_details": [],
                 "nic_details": [], "disk_details": []}
+
+
+def rescue_id(uuid: str) -> str:
+    """The rescue container of an instance (runc id, bundle and cgroup ``os-inst-<uuid>-rescue``)."""
+    return f"{uuid}-rescue"
 
 
 def guest_sync(dp: str, uuid: str) -> None:
