@@ -350,6 +350,10 @@ def list_servers(s: Any, ctx: Any, f: dict[str, Any], sort: list[tuple[str, str]
     if f.get("changes-since") and not f.get("deleted"):
         # changes-since also returns deleted servers (upstream)
         stmt = stmt.where(or_(m.Server.deleted.is_(False), m.Server.deleted.is_(True)))
+    sort = list(sort) + [(k, sort[0][1] if sort else "desc") for k in ("created_at", "uuid")
+                         if k not in {x[0] for x in sort}]   # upstream's tie-breakers
+    if not (f.get("changes-since") and not f.get("deleted")) and not any(f.get(k) for k in _PY_FILTERS):
+        return _list_sql(s, stmt, sort, limit, marker)
     rows = list(s.scalars(stmt))
     if f.get("changes-since") and not f.get("deleted"):
         more = s.scalars(select(m.Server).where(m.Server.deleted.is_(True),
@@ -388,6 +392,36 @@ def list_servers(s: Any, ctx: Any, f: dict[str, Any], sort: list[tuple[str, str]
     if limit is not None:
         out = out[:limit]
     return out
+
+
+_PY_FILTERS = ("name", "display_name", "hostname", "description", "tags", "tags-any", "not-tags",
+               "not-tags-any", "ip", "ip6")
+
+
+def _list_sql(s: Any, stmt: Any, sort: list[tuple[str, str]], limit: int | None,
+              marker: str | None) -> list[m.Server]:
+    """Filters that SQL can answer: order, marker and limit in SQL too, so a page of 1000 out of
+    10k servers loads 1000 rows (not 10k objects sorted in Python). Same order as _sort_value:
+    NULL lowest, datetimes and strings in their stored (ISO, code point) order."""
+    cols = []
+    for key, d in sort:
+        col = getattr(m.Server, _SORT_ATTR.get(key, key))
+        cols.append(col.desc() if d == "desc" else col.asc())
+    ids_stmt = stmt.with_only_columns(m.Server.uuid).order_by(*cols)
+    if marker is None:
+        ids = list(s.scalars(ids_stmt.limit(limit) if limit is not None else ids_stmt))
+    else:
+        ids = list(s.scalars(ids_stmt))
+        if marker not in ids:
+            raise errors.BadRequest(f"marker [{marker}] not found")
+        ids = ids[ids.index(marker) + 1:]
+        if limit is not None:
+            ids = ids[:limit]
+    got: dict[str, m.Server] = {}
+    for i in range(0, len(ids), 500):
+        for srv in s.scalars(select(m.Server).where(m.Server.uuid.in_(ids[i:i + 500]))):
+            got[srv.uuid] = srv
+    return [got[u] for u in ids if u in got]
 
 
 _SORT_ATTR = {"display_name": "name", "created_at": "created_at", "updated_at": "updated_at",

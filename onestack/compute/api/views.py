@@ -3,10 +3,12 @@ additionalProperties=false)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 from typing import Any
 
+from onestack.api.microversion import APIVersion
 from onestack.api.routing import Req
 from onestack.compute import states as st
 
@@ -27,8 +29,14 @@ def _ip(value: str | None) -> str:
         return value or ""
 
 
+@functools.lru_cache(maxsize=256)
+def _version(text: str) -> APIVersion:
+    return APIVersion(text)
+
+
 def mv(req: Req, version: str) -> bool:
-    return req.ctx.microversion.matches(version)
+    # called many times per server of a listing: parse each version string once
+    return not req.ctx.microversion < _version(version)
 
 
 def base(req: Req) -> str:
