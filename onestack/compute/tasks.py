@@ -91,19 +91,17 @@ def build_place_and_spawn(run: TaskRun) -> None:
                         image_props=(srv.system_metadata or {}).get("image_properties") or {})
             user_id = srv.user_id
         deps_placement = deps.placement()
+        placed_now = False
         if host is None or not deps_placement.allocations_of(run.resource_id):
             try:
-                chosen, _alts = scheduler.select_and_claim(run.resource_id, spec, flavors.resources(flavor),
-                                                           run.project_id, user_id, exclude_hosts=tried)
+                chosen, _alts = scheduler.select_and_claim(
+                    run.resource_id, spec, flavors.resources(flavor), run.project_id, user_id, exclude_hosts=tried,
+                    task_state="networking" if req_nets not in (None, "none") else "spawning")
             except NoValidHost as e:
                 _no_valid_host(run, str(e), e.details)
                 run.payload["failed"] = True
                 return
-            host = chosen["host"]
-            with db.write() as s:
-                srv = _load(s, run)
-                srv.task_state = "networking"
-                az = srv.availability_zone
+            host, az, placed_now = chosen["host"], chosen["az"], True
         run.payload["host"] = host
         try:
             ports: list[dict[str, Any]] = []
@@ -115,7 +113,7 @@ def build_place_and_spawn(run: TaskRun) -> None:
                     srv = _load(s, run)
                     srv.addresses_cache = addrs
                     srv.task_state = "spawning"
-            else:
+            elif not placed_now:   # (else set with the host, in the scheduler's write)
                 with db.write() as s:
                     _load(s, run).task_state = "spawning"
             bdevs = _prepare_volumes(run, ctx)

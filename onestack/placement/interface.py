@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from onestack import db
+from onestack.placement import cache
 from onestack.placement import errors as perr
 from onestack.placement import models as m
 from onestack.placement import service as svc
@@ -40,9 +41,16 @@ def provider_uuid_by_name(name: str) -> str | None:
 
 
 def candidates(resources: dict[str, int], required: list[str] = (), forbidden: list[str] = (),
-               member_of: list[list[str]] = (), limit: int | None = None) -> list[dict[str, Any]]:
+               member_of: list[list[str]] = (), limit: int | None = None,
+               fresh: bool = False) -> list[dict[str, Any]]:
     """Root providers able to host ``resources``: [{rp_uuid, name, resources: {rc: {capacity, used}},
-    traits}] (single-provider requests, which is what compute hosts expose)."""
+    traits}] (single-provider requests, which is what compute hosts expose). Answered from the
+    in-memory copy (cache.py) unless ``fresh`` or the providers are nested."""
+    if not fresh:
+        got = cache.CACHE.candidates({rc: n for rc, n in resources.items() if n > 0}, set(required),
+                                     set(forbidden), [set(x) for x in member_of], limit)
+        if got is not None:
+            return got
     g = svc.Group("")
     g.resources = {rc: n for rc, n in resources.items() if n > 0}
     g.required.all = set(required)
@@ -70,8 +78,12 @@ def claim(consumer: str, rp_uuid: str, resources: dict[str, int], project_id: st
           consumer_type: str = "INSTANCE") -> bool:
     """Atomically replace ``consumer``'s allocations with ``resources`` on ``rp_uuid``.
     False (and nothing written) when the provider lacks capacity."""
+    resources = {k: v for k, v in resources.items() if v}
     try:
         with db.write() as s:
+            done = svc.claim_new(s, consumer, rp_uuid, resources, project_id, user_id, consumer_type)
+            if done is not None:
+                return done
             svc.set_allocations(s, [{"consumer": consumer, "project_id": project_id, "user_id": user_id,
                                      "consumer_type": consumer_type,
                                      "allocations": {rp_uuid: {k: v for k, v in resources.items() if v}}}],

@@ -15,13 +15,16 @@ from typing import Any, Iterable
 
 import os_resource_classes
 import os_traits
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from onestack.db.base import utcnow
+from onestack.db.session import after_commit as db_after_commit
+from onestack.placement import cache
 from onestack.placement import errors as perr
 from onestack.placement import models as m
 
 STANDARD_CLASSES = list(os_resource_classes.STANDARDS)
+_STANDARD_SET = frozenset(STANDARD_CLASSES)
 CUSTOM_RE = re.compile(r"^CUSTOM_[A-Z0-9_]+$")
 MAX_INT = 2147483647
 
@@ -45,6 +48,7 @@ def bump(s: Any, rp: m.ResourceProvider, expected: int | None = None) -> None:
             f"resource provider generation conflict: {rp.uuid} changed since generation {seen}. "
             "Please update the generation and try again.")
     s.expire(rp)
+    cache.touch(s, rp.uuid)
 
 
 def create_provider(s: Any, name: str, rp_uuid: str | None = None,
@@ -63,6 +67,7 @@ def create_provider(s: Any, name: str, rp_uuid: str | None = None,
     rp = m.ResourceProvider(uuid=rp_uuid, name=name, generation=0, parent_uuid=parent_uuid, root_uuid=root)
     s.add(rp)
     s.flush()
+    cache.touch(s, rp_uuid)
     return rp
 
 
@@ -122,6 +127,7 @@ def delete_provider(s: Any, rp_uuid: str) -> None:
     for model in (m.Inventory, m.ProviderTrait, m.ProviderAggregate):
         s.execute(delete(model).where(model.rp_uuid == rp_uuid))
     s.delete(rp)
+    cache.touch(s, rp_uuid)
 
 
 def list_providers(s: Any, name: str | None = None, rp_uuid: str | None = None,
@@ -432,7 +438,7 @@ def set_allocations(s: Any, requests: list[dict[str, Any]], check_generation: bo
                 s.add(m.Allocation(rp_uuid=rp_uuid, consumer_uuid=consumer_id, resource_class=rc, used=n))
     s.flush()
     # capacity of every provider that gained allocations
-    snap = Snapshot(s, only=set(touched))
+    snap = Snapshot(s, only=set(touched), usage_only=True)
     for req in requests:
         for rp_uuid, resources in req["allocations"].items():
             for rc, n in resources.items():
@@ -456,7 +462,46 @@ def set_allocations(s: Any, requests: list[dict[str, Any]], check_generation: bo
             bump(s, rp)
 
 
+def claim_new(s: Any, consumer: str, rp_uuid: str, resources: dict[str, int], project_id: str,
+              user_id: str, consumer_type: str) -> bool | None:
+    """set_allocations for the scheduler's common case, a consumer with no allocations yet
+    taking standard resources of one provider, in a handful of plain statements (no ORM unit of
+    work). True: claimed; False: no room (nothing written); None: not that case (use
+    set_allocations)."""
+    if not resources or any(rc not in _STANDARD_SET for rc in resources) or \
+            s.scalar(select(m.Consumer.uuid).where(m.Consumer.uuid == consumer)) is not None or \
+            s.scalar(select(m.Allocation.id).where(m.Allocation.consumer_uuid == consumer).limit(1)) is not None:
+        return None
+    invs = {r.resource_class: r for r in s.execute(
+        select(m.Inventory.resource_class, m.Inventory.total, m.Inventory.reserved, m.Inventory.min_unit,
+               m.Inventory.max_unit, m.Inventory.step_size, m.Inventory.allocation_ratio)
+        .where(m.Inventory.rp_uuid == rp_uuid))}
+    used = dict(s.execute(select(m.Allocation.resource_class, func.sum(m.Allocation.used))
+                          .where(m.Allocation.rp_uuid == rp_uuid).group_by(m.Allocation.resource_class)).all())
+    for rc, n in resources.items():
+        inv = invs.get(rc)
+        if inv is None or n < inv.min_unit or n > inv.max_unit or n % inv.step_size or \
+                int(used.get(rc) or 0) + n > int((inv.total - inv.reserved) * inv.allocation_ratio):
+            return False
+    now = utcnow()
+    if s.execute(update(m.ResourceProvider).where(m.ResourceProvider.uuid == rp_uuid)
+                 .values(generation=m.ResourceProvider.generation + 1, updated_at=now)).rowcount != 1:
+        return False   # the provider is gone
+    s.execute(insert(m.Consumer).values(uuid=consumer, project_id=project_id, user_id=user_id, generation=0,
+                                        consumer_type=consumer_type, created_at=now, updated_at=now))
+    s.execute(insert(m.Allocation), [{"rp_uuid": rp_uuid, "consumer_uuid": consumer, "resource_class": rc,
+                                      "used": n} for rc, n in resources.items()])
+    # the provider's usage after this transaction is known here: no need to re-read it
+    after = {rc: int(n or 0) for rc, n in used.items()}
+    for rc, n in resources.items():
+        after[rc] = after.get(rc, 0) + n
+    db_after_commit(s, lambda: cache.CACHE.set_used(rp_uuid, after))
+    return True
+
+
 def delete_allocations(s: Any, consumer: str) -> bool:
+    cache.touch(s, *s.scalars(select(m.Allocation.rp_uuid).where(m.Allocation.consumer_uuid == consumer)
+                              .distinct()))
     n = s.execute(delete(m.Allocation).where(m.Allocation.consumer_uuid == consumer)).rowcount
     cons = s.get(m.Consumer, consumer)
     if cons is not None:
@@ -468,7 +513,7 @@ def delete_allocations(s: Any, consumer: str) -> bool:
 class Snapshot:
     """Everything the candidate search needs, read once."""
 
-    def __init__(self, s: Any, only: set[str] | None = None):
+    def __init__(self, s: Any, only: set[str] | None = None, usage_only: bool = False):
         # plain rows (attribute access, no ORM identity map): thousands of providers per search
         rp_stmt = select(m.ResourceProvider.uuid, m.ResourceProvider.name, m.ResourceProvider.parent_uuid,
                          m.ResourceProvider.root_uuid, m.ResourceProvider.created_at)
@@ -481,11 +526,14 @@ class Snapshot:
             rp_stmt = rp_stmt.where(m.ResourceProvider.uuid.in_(only))
             inv_stmt = inv_stmt.where(m.Inventory.rp_uuid.in_(only))
             use_stmt = use_stmt.where(m.Allocation.rp_uuid.in_(only))
-        self.rps = {rp.uuid: rp for rp in s.execute(rp_stmt)}
+        self.rps = {rp.uuid: rp for rp in s.execute(rp_stmt)} if not usage_only else {}
         self.inv = {(i.rp_uuid, i.resource_class): i for i in s.execute(inv_stmt)}
         self.used = {(rp, rc): int(n) for rp, rc, n in s.execute(use_stmt)}
         self.traits: dict[str, set[str]] = defaultdict(set)
         self.aggs: dict[str, set[str]] = defaultdict(set)
+        self.trees: dict[str, list[str]] = defaultdict(list)
+        if usage_only:   # capacity checks (set_allocations) need inventories and usages only
+            return
         tr_stmt = select(m.ProviderTrait.rp_uuid, m.ProviderTrait.trait)
         ag_stmt = select(m.ProviderAggregate.rp_uuid, m.ProviderAggregate.aggregate_uuid)
         if only is not None:
@@ -495,7 +543,6 @@ class Snapshot:
             self.traits[rp].add(t)
         for rp, a in s.execute(ag_stmt):
             self.aggs[rp].add(a)
-        self.trees: dict[str, list[str]] = defaultdict(list)
         for rp in sorted(self.rps.values(), key=lambda r: (r.created_at, r.uuid)):
             self.trees[rp.root_uuid].append(rp.uuid)
 

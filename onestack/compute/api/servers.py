@@ -157,7 +157,7 @@ def _list(req: Req, detail: bool) -> dict:
     sort = [(k, dirs[i] if i < len(dirs) else "desc") for i, k in enumerate(keys)] or \
         [("created_at", "desc"), ("uuid", "desc")]
     with db.read() as s:
-        rows = svc.list_servers(s, req.ctx, f, sort, limit, marker)
+        rows = svc.list_servers(s, req.ctx, f, sort, limit, marker, brief=not detail)
         page = _page_cache(s, rows) if detail else None
         items = [render(req, s, srv, page=page) if detail else views.server_brief(req, srv) for srv in rows]
         out: dict[str, Any] = {"servers": items}

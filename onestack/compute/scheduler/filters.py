@@ -99,11 +99,36 @@ ALL: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], bool]]] = [
 ]
 
 
+def _extra_scoped(spec: dict[str, Any]) -> bool:
+    extra = (spec.get("flavor") or {}).get("extra_specs") or {}
+    return any(k.startswith("aggregate_instance_extra_specs:") for k in extra)
+
+
+def _image_constrained(spec: dict[str, Any]) -> bool:
+    p = spec.get("image_props") or {}
+    return any(p.get(k) for k in ("hw_architecture", "architecture", "img_hv_type", "hypervisor_type"))
+
+
+# Filters that keep every host for this spec (nothing asked of them): not run, so a request
+# over 1000 candidates does not make 1000 calls to each. Same answer, less work.
+INERT: dict[Callable, Callable[[dict[str, Any]], bool]] = {
+    forced: lambda spec: not (spec.get("force_hosts") or spec.get("force_nodes")),
+    ignore_hosts: lambda spec: not spec.get("ignore_hosts"),
+    availability_zone: lambda spec: not spec.get("az"),
+    image_properties: lambda spec: not _image_constrained(spec),
+    aggregate_instance_extra_specs: lambda spec: not _extra_scoped(spec),
+    server_group: lambda spec: not spec.get("group"),
+    same_different_host: lambda spec: spec.get("same_host") is None and not spec.get("different_host"),
+}
+
+
 def run(hosts: list[dict[str, Any]], spec: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """(hosts passing every filter, a log of how many each filter kept)."""
     trail = []
     for name, fn in ALL:
-        hosts = [h for h in hosts if fn(h, spec)]
+        inert = INERT.get(fn)
+        if inert is None or not inert(spec):
+            hosts = [h for h in hosts if fn(h, spec)]
         trail.append(f"{name}: {len(hosts)}")
         if not hosts:
             break

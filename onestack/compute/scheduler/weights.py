@@ -45,14 +45,19 @@ WEIGHERS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], float]]] = 
 
 def order(hosts: list[dict[str, Any]], spec: dict[str, Any], multipliers: dict[str, float]) -> list[dict[str, Any]]:
     totals = [0.0] * len(hosts)
+    g = spec.get("group") or {}
     for name, fn in WEIGHERS:
         mult = multipliers.get(name, 1.0)
         if not mult:
             continue
+        if (fn is soft_affinity and g.get("policy") != "soft-affinity") or \
+                (fn is soft_anti_affinity and g.get("policy") != "soft-anti-affinity"):
+            continue   # 0 for every host: adds nothing
         raw = [fn(h, spec) for h in hosts]
         lo, hi = min(raw, default=0), max(raw, default=0)
-        for i, v in enumerate(raw):
-            norm = 0.0 if hi == lo else (v - lo) / (hi - lo)
-            totals[i] += mult * norm
+        if hi == lo:
+            continue   # every host normalises to 0
+        scale = mult / (hi - lo)
+        totals = [t + (v - lo) * scale for t, v in zip(totals, raw)]
     ranked = sorted(zip(totals, range(len(hosts))), key=lambda t: (-t[0], hosts[t[1]]["host"]))
     return [hosts[i] for _, i in ranked]
