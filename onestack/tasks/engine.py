@@ -203,7 +203,10 @@ class Engine:
                     return
                 run.step += 1
                 run.attempts = 0
-                self._save(run)
+                if run.step < len(spec.steps):
+                    self._save(run)
+                # (after the last step _finish records step and payload: one write, not two; a
+                # crash in between re-runs the last step, which is idempotent like every step)
             self._finish(run, DONE, None)
         finally:
             self._running.discard(run.id)

@@ -33,7 +33,7 @@ class FakeDriver(d.Driver, d.Snapshot, d.Console, d.Rescue, d.VolumeAttach, d.In
         self.delay = delay
         self.fail = fail
         self.started = time.time()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._path = Path(state_dir) / f"fake-{host}.json" if state_dir else None
         self.instances: dict[str, dict[str, Any]] = {}
         if self._path and self._path.exists():
@@ -66,13 +66,14 @@ class FakeDriver(d.Driver, d.Snapshot, d.Console, d.Rescue, d.VolumeAttach, d.In
             self._get(instance).update(values)
             self._save()
 
-    def _log(self, instance: dict[str, Any], line: str) -> None:
+    def _log(self, instance: dict[str, Any], *lines: str, save: bool = True) -> None:
         with self._lock:
             vm = self.instances.get(instance["uuid"])
             if vm is not None:
                 stamp = dt.datetime.now(dt.timezone.utc).strftime("%H:%M:%S")
-                vm.setdefault("console", []).append(f"[{stamp}] {line}")
-                self._save()
+                vm.setdefault("console", []).extend(f"[{stamp}] {line}" for line in lines)
+                if save:
+                    self._save()
 
     # ------------------------------------------------------------ host
     def nodes(self) -> list[d.NodeResources]:
@@ -94,11 +95,12 @@ class FakeDriver(d.Driver, d.Snapshot, d.Console, d.Rescue, d.VolumeAttach, d.In
             vm.update({"name": instance.get("name"), "power_state": d.RUNNING, "image": image.get("id"),
                        "vifs": [p.get("id") for p in network_info], "volumes": {},
                        "flavor": instance.get("flavor", {})})
+            # one write of the host's state file per spawn (it holds every instance of the host)
+            self._log(instance, f"Booting {instance.get('hostname') or instance.get('name')} from image "
+                                f"{image.get('name') or image.get('id') or 'volume'}",
+                      "cloud-init: network up; ssh host keys generated",
+                      f"{instance.get('hostname') or 'server'} login:", save=False)
             self._save()
-        self._log(instance, f"Booting {instance.get('hostname') or instance.get('name')} from image "
-                            f"{image.get('name') or image.get('id') or 'volume'}")
-        self._log(instance, "cloud-init: network up; ssh host keys generated")
-        self._log(instance, f"{instance.get('hostname') or 'server'} login:")
 
     def destroy(self, instance) -> None:
         self._sleep()
