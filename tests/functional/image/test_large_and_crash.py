@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.functional.image.conftest import OCTET, Glance
+from tests.harness import RunningCloud
 
 MiB = 1 << 20
 
@@ -64,10 +65,25 @@ class _Md5Sink(io.RawIOBase):
 RSS_BOUND_MIB = 128
 
 
-def test_2gib_upload_download_keeps_server_rss_flat(cloud):
+@pytest.fixture(params=["local", "object"])
+def store_cloud(request, tmp_path):
+    """The shared cloud (image store "local", files) or a cloud of its own whose images go
+    to the object service (``[image] default_store = object``)."""
+    if request.param == "local":
+        yield request.getfixturevalue("cloud")
+        return
+    c = RunningCloud.start(tmp_path / "state", env={"ONESTACK_IMAGE__ENABLED_STORES": "local,object",
+                                                     "ONESTACK_IMAGE__DEFAULT_STORE": "object"})
+    yield c
+    c.destroy()
+
+
+@pytest.mark.slow
+def test_2gib_upload_download_keeps_server_rss_flat(store_cloud):
     """openstacksdk uploads a 2 GiB image from a generator (chunked, nothing on disk on the
     client side) and downloads it; the server's peak RSS (VmHWM, reset at the baseline)
     stays within RSS_BOUND_MIB of the baseline and the download's md5 is the upload's."""
+    cloud = store_cloud
     size = 2048 * MiB
     pid = cloud.proc.pid
     conn = cloud.sdk()
@@ -89,6 +105,8 @@ def test_2gib_upload_download_keeps_server_rss_flat(cloud):
     img = conn.image.get_image(img.id)
     assert img.status == "active" and img.size == size
     assert img.checksum == up_md5.hexdigest()
+    stores = img.properties.get("stores")
+    assert stores == ("local" if cloud.env.get("ONESTACK_IMAGE__DEFAULT_STORE") is None else "object")
     _reset_peak(pid)
     sink = _Md5Sink()
     t0 = time.monotonic()
@@ -98,7 +116,8 @@ def test_2gib_upload_download_keeps_server_rss_flat(cloud):
     down_peak = _status_kib(pid, "VmHWM")
     assert sink.size == size and sink.md5.hexdigest() == up_md5.hexdigest()
     up_growth, down_growth = (up_peak - baseline) / 1024, (down_peak - baseline) / 1024
-    print(f"2 GiB image: server RSS baseline {baseline // 1024} MiB, peak +{up_growth:.0f} MiB "
+    print(f"2 GiB image ({stores} store): server RSS baseline {baseline // 1024} MiB, "
+          f"peak +{up_growth:.0f} MiB "
           f"during upload ({t_up:.1f} s), +{down_growth:.0f} MiB during download ({t_down:.1f} s)")
     conn.image.delete_image(img)
     conn.image.delete_image(warm)
