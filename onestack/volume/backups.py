@@ -6,6 +6,13 @@ chunk is stored once under ``chunks/<sha256>``. A backup is a manifest
 incremental backup stores only the chunks that changed since its parent; deleting a
 backup removes the chunks no other manifest references; restore verifies every chunk.
 
+Crash safety: a backup in progress keeps a partial manifest (``"partial": true``) that names
+every chunk it is about to store *before* storing it (write-ahead), so the chunks of a backup
+that dies (``kill -9``) are always named by its manifest; failing or deleting the backup
+removes that manifest and sweeps every chunk no manifest names (and, in a directory store,
+temp files of dead processes). Backups hold a shared lock on the store while they run and a
+sweep an exclusive one, so a sweep never takes a chunk a running backup counts on.
+
 Where the blobs live:
 - ``posix`` (default): a directory (temp file + fsync + rename per blob);
 - ``object``: a container of onestack's object service in the volume owner's account
@@ -15,14 +22,18 @@ Where the blobs live:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable, Iterator
 
 CHUNK = 4 << 20
 _ZERO = bytes(CHUNK)
+# New chunks held in memory before the partial manifest naming them is written (then stored).
+WRITE_AHEAD = 4
 # What export_record calls each driver (upstream's class paths: Tempest checks the prefix).
 SERVICE_NAMES = {"posix": "cinder.backup.drivers.posix", "object": "cinder.backup.drivers.swift"}
 
@@ -77,6 +88,22 @@ class DirBlobs:
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
 
+    def remove_stale_temp(self) -> int:
+        """Remove ``.tmp-<name>-<pid>`` files left by processes that are gone."""
+        removed = 0
+        for tmp in self.root.glob("**/.tmp-*"):
+            try:
+                pid = int(tmp.name.rsplit("-", 1)[1])
+                os.kill(pid, 0)
+                continue  # its writer is alive
+            except (ValueError, IndexError, ProcessLookupError):
+                pass
+            except PermissionError:
+                continue
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
     def names(self, prefix: str) -> Iterable[str]:
         if prefix == "manifests/":
             d = self.root / "manifests"
@@ -125,17 +152,48 @@ class ObjectBlobs:
 
 
 class ChunkStore:
-    def __init__(self, blobs: Any):
+    def __init__(self, blobs: Any, lock_path: Path | None = None):
         self.blobs = blobs
+        self.lock_path = lock_path
+
+    @contextlib.contextmanager
+    def _lock(self, exclusive: bool) -> Iterator[None]:
+        """Shared while a backup writes, exclusive while chunks are swept (one open file
+        per holder: flock locks belong to the open file, so threads exclude each other)."""
+        if self.lock_path is None:
+            yield
+            return
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def backup(self, backup_id: str, source: Path, parent_id: str | None = None,
                volume_metadata: dict[str, str] | None = None) -> dict[str, Any]:
         """Store ``source``; returns the manifest (with how many chunks were new). The
         volume's metadata travels in the manifest and comes back on restore."""
+        with self._lock(exclusive=False):
+            return self._backup(backup_id, source, parent_id, volume_metadata)
+
+    def _backup(self, backup_id: str, source: Path, parent_id: str | None,
+                volume_metadata: dict[str, str] | None) -> dict[str, Any]:
         chunks: list[str | None] = []
         new = 0
         size = source.stat().st_size
         known = set(self.blobs.names("chunks/"))
+        pending: list[tuple[str, bytes]] = []
+
+        def flush() -> None:
+            # write-ahead: the partial manifest names the chunks before they are stored
+            self.put_manifest(backup_id, {"backup_id": backup_id, "partial": True,
+                                          "chunks": [d for d in chunks if d]})
+            for digest, data in pending:
+                self.blobs.put(f"chunks/{digest}", data)
+            pending.clear()
+
         with open(source, "rb") as f:
             allocated = _allocated_chunks(f.fileno(), size)
             for index in range(-(-size // CHUNK)):
@@ -149,10 +207,14 @@ class ChunkStore:
                     continue
                 digest = hashlib.sha256(data).hexdigest()
                 if f"chunks/{digest}" not in known:
-                    self.blobs.put(f"chunks/{digest}", data)
+                    pending.append((digest, data))
                     known.add(f"chunks/{digest}")
                     new += 1
                 chunks.append(digest)
+                if len(pending) >= WRITE_AHEAD:
+                    flush()
+        if pending:
+            flush()
         manifest = {"backup_id": backup_id, "parent_id": parent_id, "size": size, "chunk_size": CHUNK,
                     "chunks": chunks, "new_chunks": new, "volume_metadata": dict(volume_metadata or {})}
         self.put_manifest(backup_id, manifest)
@@ -162,7 +224,10 @@ class ChunkStore:
         self.blobs.put(f"manifests/{backup_id}.json", json.dumps(manifest).encode())
 
     def manifest(self, backup_id: str) -> dict[str, Any]:
-        return json.loads(self.blobs.get(f"manifests/{backup_id}.json"))
+        man = json.loads(self.blobs.get(f"manifests/{backup_id}.json"))
+        if man.get("partial"):
+            raise FileNotFoundError(f"backup {backup_id} was never completed")
+        return man
 
     def missing_chunks(self, manifest: dict[str, Any]) -> list[str]:
         known = set(self.blobs.names("chunks/"))
@@ -187,10 +252,14 @@ class ChunkStore:
         return man
 
     def delete(self, backup_id: str) -> None:
-        name = f"manifests/{backup_id}.json"
-        if not self.blobs.exists(name):
-            return
-        self.blobs.delete(name)
+        """Remove the backup's manifest (complete or partial) and every chunk no remaining
+        manifest names — also when the manifest is gone already (a backup that died before
+        writing it, a delete interrupted half-way)."""
+        with self._lock(exclusive=True):
+            self.blobs.delete(f"manifests/{backup_id}.json")
+            self._sweep()
+
+    def _sweep(self) -> None:
         live: set[str] = set()
         for man in self.blobs.names("manifests/"):
             try:
@@ -200,3 +269,5 @@ class ChunkStore:
         for chunk in self.blobs.names("chunks/"):
             if chunk[len("chunks/"):] not in live:
                 self.blobs.delete(chunk)
+        if hasattr(self.blobs, "remove_stale_temp"):
+            self.blobs.remove_stale_temp()

@@ -36,9 +36,10 @@ def chunk_store(backup_id: str) -> ChunkStore:
 def store_for(service_name: str | None, project_id: str, container: str | None) -> ChunkStore:
     from onestack import conf
     c = conf.get().volume
+    lock = _state() / "volume-backups.lock"
     if service_name == "object":
-        return ChunkStore(ObjectBlobs(project_id, container or c.backup_container))
-    return ChunkStore(DirBlobs(Path(c.backups_dir) if c.backups_dir else _state() / "volume-backups"))
+        return ChunkStore(ObjectBlobs(project_id, container or c.backup_container), lock)
+    return ChunkStore(DirBlobs(Path(c.backups_dir) if c.backups_dir else _state() / "volume-backups"), lock)
 
 
 def _update(model: Any, row_id: str, **values: Any) -> None:
@@ -405,7 +406,9 @@ TASKS: list[Any] = [
     TaskSpec("volume.upload_image", [upload_image, finish_upload], on_failure=upload_failed),
     TaskSpec("snapshot.create", [snapshot_data, finish_snapshot], on_failure=snapshot_failed),
     TaskSpec("snapshot.delete", [snapshot_remove], on_failure=snapshot_delete_failed),
-    TaskSpec("backup.create", [backup_data, finish_backup], on_failure=backup_failed),
+    # not resumed after a crash (as upstream's backup service at start-up): the backup goes
+    # to error and backup_failed removes its partial manifest and the chunks it wrote
+    TaskSpec("backup.create", [backup_data, finish_backup], on_failure=backup_failed, resumable=False),
     TaskSpec("backup.delete", [backup_remove], on_failure=backup_delete_failed),
     TaskSpec("backup.restore", [restore_data, finish_restore], on_failure=restore_failed),
 ]
