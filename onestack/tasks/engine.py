@@ -97,6 +97,12 @@ class Engine:
         return task.id
 
     def wake(self) -> None:
+        # one new task: one idle worker (waking all of them made the others race for it,
+        # each with a write transaction that found nothing)
+        with self._cond:
+            self._cond.notify()
+
+    def _wake_all(self) -> None:
         with self._cond:
             self._cond.notify_all()
 
@@ -132,13 +138,16 @@ class Engine:
 
     def stop(self) -> None:
         self._stop.set()
-        self.wake()
+        self._wake_all()
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
 
     def _claim(self) -> Task | None:
         now = utcnow()
+        with db.read() as s:   # most wake-ups find nothing: look before taking the write slot
+            if s.scalar(select(Task.id).where(Task.state == PENDING, Task.not_before <= now).limit(1)) is None:
+                return None
         with db.write() as s:
             candidates = s.scalars(
                 select(Task.id).where(Task.state == PENDING, Task.not_before <= now)
