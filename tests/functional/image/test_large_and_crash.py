@@ -125,8 +125,24 @@ def test_2gib_upload_download_keeps_server_rss_flat(store_cloud):
     assert down_growth < RSS_BOUND_MIB, f"server RSS grew {down_growth:.0f} MiB during the download"
 
 
+STORE_ENV = {"local": {}, "object": {"ONESTACK_IMAGE__ENABLED_STORES": "local,object",
+                                     "ONESTACK_IMAGE__DEFAULT_STORE": "object"}}
+
+
+@pytest.fixture(params=["local", "object"])
+def crash_cloud(request, tmp_path):
+    c = RunningCloud.start(tmp_path / "state", env=STORE_ENV[request.param])
+    c.store = request.param  # type: ignore[attr-defined]
+    yield c
+    c.destroy()
+
+
 @pytest.mark.slow
-def test_kill9_mid_upload_leaves_queued_image_and_no_partial_file(fresh_cloud):
+def test_kill9_mid_upload_leaves_queued_image_and_no_partial_file(crash_cloud):
+    """kill -9 while an image's data streams in (file store, or the object store, which
+    stages through the same temp area): after restart the image is queued again with no
+    size/checksum, no temp file and no data is left, and a full upload then works."""
+    fresh_cloud = crash_cloud
     gl = Glance(fresh_cloud, fresh_cloud.token())
     img = gl.create(name="crashy")
     conn = http.client.HTTPConnection("127.0.0.1", fresh_cloud.port, timeout=60)
@@ -154,9 +170,12 @@ def test_kill9_mid_upload_leaves_queued_image_and_no_partial_file(fresh_cloud):
     assert after["size"] is None and after["checksum"] is None
     assert list(tmp_dir.iterdir()) == []
     assert not (fresh_cloud.state_dir / "images" / img["id"]).exists()
-    # and the image takes a complete upload afterwards
+    # and the image takes a complete upload afterwards, into the store it was meant for
     gl.upload(img["id"], b"complete data")
-    assert gl.show(img["id"])["status"] == "active"
+    shown = gl.show(img["id"])
+    assert shown["status"] == "active" and shown["stores"] == fresh_cloud.store
+    r = gl.req("GET", f"/v2/images/{img['id']}/file")
+    assert r.status == 200 and r.body == b"complete data"
 
 
 def _raw_put(cloud, token: str, image_id: str, length: str, body: bytes, close: bool = False):

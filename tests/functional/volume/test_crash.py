@@ -4,6 +4,7 @@ stores its chunks: the backup goes to error and none of its chunks stays in the 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,15 +15,19 @@ from tests.functional.volume.test_volumes import backend_file
 from tests.harness import RunningCloud
 
 
+@pytest.mark.slow
 def test_kill9_mid_create_leaves_no_orphans(fresh_cloud, tmp_path):
     cloud = fresh_cloud
     tok = cloud.token()
-    # a 64 MiB image with real data so volume creation takes a moment
-    src = tmp_path / "img.raw"
-    with open(src, "wb") as f:
-        for _ in range(64):
+    # a qcow2 image of 96 MiB of real data, so each volume's conversion takes a moment
+    raw = tmp_path / "img.raw"
+    with open(raw, "wb") as f:
+        for _ in range(96):
             f.write(os.urandom(1 << 20))
-    img = cloud.cli("image", "create", "--disk-format", "raw", "--container-format", "bare",
+    src = tmp_path / "img.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(src)], check=True)
+    raw.unlink()
+    img = cloud.cli("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
                     "--file", str(src), "crash-img")
     ids = []
     for i in range(6):
@@ -30,13 +35,20 @@ def test_kill9_mid_create_leaves_no_orphans(fresh_cloud, tmp_path):
                           body={"volume": {"size": 1, "imageRef": img["id"], "name": f"c{i}"}})
         assert r.status == 202, r
         ids.append(r.json()["volume"]["id"])
+    # kill while a volume is half-written (its temp file exists, the volume is not there yet)
+    backend = cloud.state_dir / "volumes" / "file"
+    deadline = time.monotonic() + 60
+    while not (backend.is_dir() and any(p.name.startswith(".") for p in backend.iterdir())):
+        assert time.monotonic() < deadline, "no volume was being filled within 60 s"
+        time.sleep(0.005)
     cloud.kill9()
+    assert any(p.name.startswith(".") for p in backend.iterdir()), "a partial file at the kill"
     cloud.launch()
     tok = cloud.token()
     for vid in ids:
         body = wait_status(cloud, tok, "volume", vid, {"available", "error"}, timeout=120)
         assert body["status"] in ("available", "error")
-    files = {p.name for p in (cloud.state_dir / "volumes" / "file").iterdir()}
+    files = {p.name for p in backend.iterdir()}
     expected = {f"volume-{vid}" for vid in ids
                 if cloud.request("GET", f"/volume/v3/volumes/{vid}", token=tok).json()["volume"]["status"]
                 == "available"}
