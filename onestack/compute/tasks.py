@@ -85,6 +85,7 @@ def build_place_and_spawn(run: TaskRun) -> None:
             sec_groups = list(srv.security_groups or [])
             az = srv.availability_zone
             image_ref = srv.image_ref
+            sysmeta = srv.system_metadata or {}
             flavor = srv.flavor
             spec = dict(run.payload.get("spec") or {})
             spec.update(flavor=flavor, project_id=srv.project_id,
@@ -117,7 +118,11 @@ def build_place_and_spawn(run: TaskRun) -> None:
                 with db.write() as s:
                     _load(s, run).task_state = "spawning"
             bdevs = _prepare_volumes(run, ctx)
-            image = _image_for(image_ref, ctx)
+            # the image as it was when the server was created (upstream: the instance's image
+            # meta); asked of the image service only for servers that did not record it
+            image = {"id": image_ref, "name": sysmeta.get("image_name"),
+                     "properties": sysmeta.get("image_properties") or {}} \
+                if image_ref and "image_name" in sysmeta else _image_for(image_ref, ctx)
             info = _call(host, "build", instance=inst, image={"id": image.get("id"), "name": image.get("name"),
                                                                "properties": image.get("properties") or {}},
                          network_info=ports, block_devices=bdevs,

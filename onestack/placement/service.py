@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import os_resource_classes
 import os_traits
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from onestack.db.base import utcnow
 from onestack.db.session import after_commit as db_after_commit
@@ -465,38 +465,47 @@ def set_allocations(s: Any, requests: list[dict[str, Any]], check_generation: bo
 def claim_new(s: Any, consumer: str, rp_uuid: str, resources: dict[str, int], project_id: str,
               user_id: str, consumer_type: str) -> bool | None:
     """set_allocations for the scheduler's common case, a consumer with no allocations yet
-    taking standard resources of one provider, in a handful of plain statements (no ORM unit of
-    work). True: claimed; False: no room (nothing written); None: not that case (use
+    taking standard resources of one provider, in a handful of plain (Core) statements, no ORM
+    unit of work. True: claimed; False: no room (nothing written); None: not that case (use
     set_allocations)."""
-    if not resources or any(rc not in _STANDARD_SET for rc in resources) or \
-            s.scalar(select(m.Consumer.uuid).where(m.Consumer.uuid == consumer)) is not None or \
-            s.scalar(select(m.Allocation.id).where(m.Allocation.consumer_uuid == consumer).limit(1)) is not None:
+    if not resources or any(rc not in _STANDARD_SET for rc in resources):
         return None
-    invs = {r.resource_class: r for r in s.execute(
-        select(m.Inventory.resource_class, m.Inventory.total, m.Inventory.reserved, m.Inventory.min_unit,
-               m.Inventory.max_unit, m.Inventory.step_size, m.Inventory.allocation_ratio)
-        .where(m.Inventory.rp_uuid == rp_uuid))}
-    used = dict(s.execute(select(m.Allocation.resource_class, func.sum(m.Allocation.used))
-                          .where(m.Allocation.rp_uuid == rp_uuid).group_by(m.Allocation.resource_class)).all())
+    conn = s.connection()
+    if conn.execute(_CONSUMER_EXISTS, {"p_consumer": consumer}).first() is not None or \
+            conn.execute(_CONSUMER_ALLOCS, {"p_consumer": consumer}).first() is not None:
+        return None
+    invs = {r.resource_class: r for r in conn.execute(_RP_INVS, {"p_rp": rp_uuid})}
+    used = {rc: int(n or 0) for rc, n in conn.execute(_RP_USED, {"p_rp": rp_uuid})}
     for rc, n in resources.items():
         inv = invs.get(rc)
         if inv is None or n < inv.min_unit or n > inv.max_unit or n % inv.step_size or \
-                int(used.get(rc) or 0) + n > int((inv.total - inv.reserved) * inv.allocation_ratio):
+                used.get(rc, 0) + n > int((inv.total - inv.reserved) * inv.allocation_ratio):
             return False
     now = utcnow()
-    if s.execute(update(m.ResourceProvider).where(m.ResourceProvider.uuid == rp_uuid)
-                 .values(generation=m.ResourceProvider.generation + 1, updated_at=now)).rowcount != 1:
+    if conn.execute(_RP_BUMP, {"p_rp": rp_uuid, "p_now": now}).rowcount != 1:
         return False   # the provider is gone
-    s.execute(insert(m.Consumer).values(uuid=consumer, project_id=project_id, user_id=user_id, generation=0,
-                                        consumer_type=consumer_type, created_at=now, updated_at=now))
-    s.execute(insert(m.Allocation), [{"rp_uuid": rp_uuid, "consumer_uuid": consumer, "resource_class": rc,
-                                      "used": n} for rc, n in resources.items()])
+    conn.execute(insert(_CONSUMERS).values(uuid=consumer, project_id=project_id, user_id=user_id, generation=0,
+                                           consumer_type=consumer_type, created_at=now, updated_at=now))
+    conn.execute(insert(_ALLOCS), [{"rp_uuid": rp_uuid, "consumer_uuid": consumer, "resource_class": rc,
+                                    "used": n} for rc, n in resources.items()])
     # the provider's usage after this transaction is known here: no need to re-read it
-    after = {rc: int(n or 0) for rc, n in used.items()}
+    after = dict(used)
     for rc, n in resources.items():
         after[rc] = after.get(rc, 0) + n
     db_after_commit(s, lambda: cache.CACHE.set_used(rp_uuid, after))
     return True
+
+
+_CONSUMERS, _ALLOCS, _INVS, _RPS = (m.Consumer.__table__, m.Allocation.__table__, m.Inventory.__table__,
+                                    m.ResourceProvider.__table__)
+_CONSUMER_EXISTS = select(_CONSUMERS.c.uuid).where(_CONSUMERS.c.uuid == bindparam("p_consumer"))
+_CONSUMER_ALLOCS = select(_ALLOCS.c.id).where(_ALLOCS.c.consumer_uuid == bindparam("p_consumer")).limit(1)
+_RP_INVS = select(_INVS.c.resource_class, _INVS.c.total, _INVS.c.reserved, _INVS.c.min_unit, _INVS.c.max_unit,
+                  _INVS.c.step_size, _INVS.c.allocation_ratio).where(_INVS.c.rp_uuid == bindparam("p_rp"))
+_RP_USED = select(_ALLOCS.c.resource_class, func.sum(_ALLOCS.c.used)).where(
+    _ALLOCS.c.rp_uuid == bindparam("p_rp")).group_by(_ALLOCS.c.resource_class)
+_RP_BUMP = update(_RPS).where(_RPS.c.uuid == bindparam("p_rp")).values(
+    generation=_RPS.c.generation + 1, updated_at=bindparam("p_now"))
 
 
 def delete_allocations(s: Any, consumer: str) -> bool:

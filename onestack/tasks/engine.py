@@ -20,7 +20,7 @@ import threading
 import uuid
 from typing import Any, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from onestack import db
 from onestack.db.base import utcnow
@@ -59,6 +59,10 @@ class TaskSpec:
 
 
 _SPECS: dict[str, TaskSpec] = {}
+_T = Task.__table__
+_PENDING = select(_T.c.id).where(_T.c.state == PENDING, _T.c.not_before <= bindparam("now"))
+_TAKE = update(_T).where(_T.c.id == bindparam("p_tid"), _T.c.state == PENDING).values(
+    state=RUNNING, owner=bindparam("p_owner"), heartbeat_at=bindparam("now"))
 
 
 def register(spec: TaskSpec) -> TaskSpec:
@@ -143,20 +147,18 @@ class Engine:
             t.join(timeout=5)
         self._threads.clear()
 
-    def _claim(self) -> Task | None:
+    def _claim(self) -> Any:
+        # plain (Core) statements on the tasks table: these run several times per task
         now = utcnow()
         with db.read() as s:   # most wake-ups find nothing: look before taking the write slot
-            if s.scalar(select(Task.id).where(Task.state == PENDING, Task.not_before <= now).limit(1)) is None:
+            if s.connection().execute(_PENDING.limit(1), {"now": now}).first() is None:
                 return None
         with db.write() as s:
-            candidates = s.scalars(
-                select(Task.id).where(Task.state == PENDING, Task.not_before <= now)
-                .order_by(Task.created_at).limit(8)).all()
-            for tid in candidates:
-                res = s.execute(update(Task).where(Task.id == tid, Task.state == PENDING)
-                                .values(state=RUNNING, owner=self.owner, heartbeat_at=now))
+            conn = s.connection()
+            for (tid,) in conn.execute(_PENDING.order_by(_T.c.created_at).limit(8), {"now": now}).all():
+                res = conn.execute(_TAKE, {"p_tid": tid, "p_owner": self.owner, "now": now})
                 if res.rowcount == 1:
-                    return s.get(Task, tid)
+                    return conn.execute(select(_T).where(_T.c.id == tid)).one()
         return None
 
     def _worker(self) -> None:
@@ -222,7 +224,7 @@ class Engine:
 
     def _save(self, run: TaskRun, **values: Any) -> None:
         with db.write() as s:
-            s.execute(update(Task).where(Task.id == run.id).values(
+            s.connection().execute(update(_T).where(_T.c.id == run.id).values(
                 step=run.step, payload=run.payload, attempts=run.attempts,
                 heartbeat_at=utcnow(), **values))
 
@@ -236,7 +238,7 @@ class Engine:
 
     def _finish(self, run: TaskRun, state: str, error: str | None) -> None:
         with db.write() as s:
-            s.execute(update(Task).where(Task.id == run.id).values(
+            s.connection().execute(update(_T).where(_T.c.id == run.id).values(
                 state=state, error=error, step=run.step, payload=run.payload, owner=None))
 
     # ------------------------------------------------------------ introspection

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import and_, case, event, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from onestack import db
@@ -24,6 +24,7 @@ from onestack.compute.scheduler import filters, weights
 from onestack.db.base import utcnow
 
 _LOCK = threading.Lock()
+_SRV = m.Server.__table__
 FAILED_BUILDS: dict[str, int] = {}
 
 
@@ -249,14 +250,14 @@ def _select_and_claim(server_uuid: str, spec: dict[str, Any], resources: dict[st
     ranked = weights.order(passing, spec, mults)
     for i, h in enumerate(ranked):
         if placement.claim(server_uuid, h["node_uuid"], resources, project_id, user_id):
-            with db.write() as s:
-                srv = s.get(m.Server, server_uuid)
-                if srv is not None:
-                    srv.host, srv.node = h["host"], h["node"]
-                    if not srv.availability_zone or srv.availability_zone != h["az"]:
-                        srv.availability_zone = h["az"]
-                    if task_state is not None and not srv.deleted and srv.task_state != "deleting":
-                        srv.task_state = task_state
+            values: dict[str, Any] = {"host": h["host"], "node": h["node"], "availability_zone": h["az"]}
+            if task_state is not None:   # (not over a delete that came meanwhile)
+                values["task_state"] = case(
+                    (and_(_SRV.c.deleted.is_(False), or_(_SRV.c.task_state.is_(None),
+                                                         _SRV.c.task_state != "deleting")), task_state),
+                    else_=_SRV.c.task_state)
+            with db.write() as s:   # one plain statement (no ORM load of the server row)
+                s.connection().execute(update(_SRV).where(_SRV.c.uuid == server_uuid).values(**values))
             return h, [x["host"] for x in ranked[i + 1:i + c.max_attempts]]
     raise NoValidHost("claiming resources failed on every candidate")
 
