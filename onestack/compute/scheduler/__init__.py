@@ -247,18 +247,26 @@ def _select_and_claim(server_uuid: str, spec: dict[str, Any], resources: dict[st
     if not passing:
         raise NoValidHost("; ".join(trail))
     mults = {name: getattr(c, name) for name, _ in weights.WEIGHERS}
-    ranked = weights.order(passing, spec, mults)
-    for i, h in enumerate(ranked):
-        if placement.claim(server_uuid, h["node_uuid"], resources, project_id, user_id):
-            values: dict[str, Any] = {"host": h["host"], "node": h["node"], "availability_zone": h["az"]}
-            if task_state is not None:   # (not over a delete that came meanwhile)
-                values["task_state"] = case(
-                    (and_(_SRV.c.deleted.is_(False), or_(_SRV.c.task_state.is_(None),
-                                                         _SRV.c.task_state != "deleting")), task_state),
-                    else_=_SRV.c.task_state)
-            with db.write() as s:   # one plain statement (no ORM load of the server row)
-                s.connection().execute(update(_SRV).where(_SRV.c.uuid == server_uuid).values(**values))
-            return h, [x["host"] for x in ranked[i + 1:i + c.max_attempts]]
+    # the best few first (a claim rarely fails); the whole order only if all of them refuse
+    top = c.max_attempts + 2
+    ranked = weights.order(passing, spec, mults, top=top)
+    i = -1
+    while i + 1 < len(ranked):
+        i += 1
+        h = ranked[i]
+        if not placement.claim(server_uuid, h["node_uuid"], resources, project_id, user_id):
+            if i + 1 == len(ranked) < len(passing):
+                ranked = weights.order(passing, spec, mults)   # same order, all of it
+            continue
+        values: dict[str, Any] = {"host": h["host"], "node": h["node"], "availability_zone": h["az"]}
+        if task_state is not None:   # (not over a delete that came meanwhile)
+            values["task_state"] = case(
+                (and_(_SRV.c.deleted.is_(False), or_(_SRV.c.task_state.is_(None),
+                                                     _SRV.c.task_state != "deleting")), task_state),
+                else_=_SRV.c.task_state)
+        with db.write() as s:   # one plain statement (no ORM load of the server row)
+            s.connection().execute(update(_SRV).where(_SRV.c.uuid == server_uuid).values(**values))
+        return h, [x["host"] for x in ranked[i + 1:i + c.max_attempts]]
     raise NoValidHost("claiming resources failed on every candidate")
 
 

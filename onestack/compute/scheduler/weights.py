@@ -2,6 +2,7 @@
 configured multiplier, summed. Highest total wins."""
 from __future__ import annotations
 
+import heapq
 from typing import Any, Callable
 
 
@@ -43,7 +44,9 @@ WEIGHERS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], float]]] = 
 ]
 
 
-def order(hosts: list[dict[str, Any]], spec: dict[str, Any], multipliers: dict[str, float]) -> list[dict[str, Any]]:
+def order(hosts: list[dict[str, Any]], spec: dict[str, Any], multipliers: dict[str, float],
+          top: int | None = None) -> list[dict[str, Any]]:
+    """Hosts best first; ``top``: only the best ``top`` of them (no full sort)."""
     totals = [0.0] * len(hosts)
     g = spec.get("group") or {}
     for name, fn in WEIGHERS:
@@ -59,5 +62,9 @@ def order(hosts: list[dict[str, Any]], spec: dict[str, Any], multipliers: dict[s
             continue   # every host normalises to 0
         scale = mult / (hi - lo)
         totals = [t + (v - lo) * scale for t, v in zip(totals, raw)]
-    ranked = sorted(zip(totals, range(len(hosts))), key=lambda t: (-t[0], hosts[t[1]]["host"]))
+    def key(t: tuple[float, int]) -> tuple[float, str]:
+        return (-t[0], hosts[t[1]]["host"])
+    pairs = zip(totals, range(len(hosts)))
+    ranked = heapq.nsmallest(top, pairs, key=key) if top is not None and top < len(hosts) \
+        else sorted(pairs, key=key)
     return [hosts[i] for _, i in ranked]
