@@ -178,6 +178,49 @@ def test_kill9_mid_upload_leaves_queued_image_and_no_partial_file(crash_cloud):
     assert r.status == 200 and r.body == b"complete data"
 
 
+@pytest.mark.slow
+def test_kill9_mid_stage_leaves_queued_image_and_no_staged_file(fresh_cloud):
+    """kill -9 while an image's data streams into the staging area (interoperable import,
+    PUT /stage): after restart the image is queued, nothing is left in the staging area
+    or the store, and stage + glance-direct import then work."""
+    gl = Glance(fresh_cloud, fresh_cloud.token())
+    img = gl.create(name="crashy-stage")
+    conn = http.client.HTTPConnection("127.0.0.1", fresh_cloud.port, timeout=60)
+    conn.putrequest("PUT", f"/image/v2/images/{img['id']}/stage")
+    conn.putheader("X-Auth-Token", gl.token)
+    conn.putheader("Content-Type", OCTET)
+    conn.putheader("Content-Length", str(256 * MiB))
+    conn.endheaders()
+    block = os.urandom(MiB)
+    staging = fresh_cloud.state_dir / "image-staging"
+    deadline = time.monotonic() + 30
+    while not (staging / ".tmp").is_dir() or not any((staging / ".tmp").iterdir()):
+        assert time.monotonic() < deadline, "nothing reached the staging area within 30 s"
+        conn.send(block)
+        time.sleep(0.02)
+    for _ in range(8):
+        conn.send(block)
+    assert gl.show(img["id"])["status"] == "uploading"
+    fresh_cloud.kill9()
+    conn.close()
+    fresh_cloud.launch()
+    gl = Glance(fresh_cloud, fresh_cloud.token())
+    after = gl.show(img["id"])
+    assert after["status"] == "queued" and after["size"] is None
+    assert [p for p in staging.rglob("*") if p.is_file()] == []
+    assert not (fresh_cloud.state_dir / "images" / img["id"]).exists()
+    data = os.urandom(MiB + 3)
+    r = gl.req("PUT", f"/v2/images/{img['id']}/stage", raw=data, headers={"Content-Type": OCTET})
+    assert r.status == 204, r
+    r = gl.req("POST", f"/v2/images/{img['id']}/import", body={"method": {"name": "glance-direct"}})
+    assert r.status == 202, r
+    deadline = time.monotonic() + 60
+    while gl.show(img["id"])["status"] != "active":
+        assert time.monotonic() < deadline, gl.show(img["id"])
+        time.sleep(0.1)
+    assert gl.req("GET", f"/v2/images/{img['id']}/file").body == data
+
+
 def _raw_put(cloud, token: str, image_id: str, length: str, body: bytes, close: bool = False):
     import socket
     s = socket.create_connection(("127.0.0.1", cloud.port), timeout=30)
