@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import os_resource_classes
 import os_traits
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
 
 from onestack.db.base import utcnow
 from onestack.db.session import after_commit as db_after_commit
@@ -471,11 +471,10 @@ def claim_new(s: Any, consumer: str, rp_uuid: str, resources: dict[str, int], pr
     if not resources or any(rc not in _STANDARD_SET for rc in resources):
         return None
     conn = s.connection()
-    if conn.execute(_CONSUMER_EXISTS, {"p_consumer": consumer}).first() is not None or \
-            conn.execute(_CONSUMER_ALLOCS, {"p_consumer": consumer}).first() is not None:
+    if any(conn.execute(_CONSUMER_KNOWN, {"p_consumer": consumer}).one()):
         return None
-    invs = {r.resource_class: r for r in conn.execute(_RP_INVS, {"p_rp": rp_uuid})}
-    used = {rc: int(n or 0) for rc, n in conn.execute(_RP_USED, {"p_rp": rp_uuid})}
+    invs = {r.resource_class: r for r in conn.execute(_RP_INVS_USED, {"p_rp": rp_uuid})}
+    used = {rc: int(r.n or 0) for rc, r in invs.items() if r.n}
     for rc, n in resources.items():
         inv = invs.get(rc)
         if inv is None or n < inv.min_unit or n > inv.max_unit or n % inv.step_size or \
@@ -498,12 +497,15 @@ def claim_new(s: Any, consumer: str, rp_uuid: str, resources: dict[str, int], pr
 
 _CONSUMERS, _ALLOCS, _INVS, _RPS = (m.Consumer.__table__, m.Allocation.__table__, m.Inventory.__table__,
                                     m.ResourceProvider.__table__)
-_CONSUMER_EXISTS = select(_CONSUMERS.c.uuid).where(_CONSUMERS.c.uuid == bindparam("p_consumer"))
-_CONSUMER_ALLOCS = select(_ALLOCS.c.id).where(_ALLOCS.c.consumer_uuid == bindparam("p_consumer")).limit(1)
-_RP_INVS = select(_INVS.c.resource_class, _INVS.c.total, _INVS.c.reserved, _INVS.c.min_unit, _INVS.c.max_unit,
-                  _INVS.c.step_size, _INVS.c.allocation_ratio).where(_INVS.c.rp_uuid == bindparam("p_rp"))
-_RP_USED = select(_ALLOCS.c.resource_class, func.sum(_ALLOCS.c.used)).where(
-    _ALLOCS.c.rp_uuid == bindparam("p_rp")).group_by(_ALLOCS.c.resource_class)
+_CONSUMER_KNOWN = select(exists().where(_CONSUMERS.c.uuid == bindparam("p_consumer")),
+                         exists().where(_ALLOCS.c.consumer_uuid == bindparam("p_consumer")))
+_RP_USE = select(_ALLOCS.c.resource_class, func.sum(_ALLOCS.c.used).label("n")).where(
+    _ALLOCS.c.rp_uuid == bindparam("p_rp")).group_by(_ALLOCS.c.resource_class).subquery()
+# one provider's inventories with their usage, in one query
+_RP_INVS_USED = select(_INVS.c.resource_class, _INVS.c.total, _INVS.c.reserved, _INVS.c.min_unit,
+                       _INVS.c.max_unit, _INVS.c.step_size, _INVS.c.allocation_ratio, _RP_USE.c.n).select_from(
+    _INVS.outerjoin(_RP_USE, _RP_USE.c.resource_class == _INVS.c.resource_class)).where(
+    _INVS.c.rp_uuid == bindparam("p_rp"))
 _RP_BUMP = update(_RPS).where(_RPS.c.uuid == bindparam("p_rp")).values(
     generation=_RPS.c.generation + 1, updated_at=bindparam("p_now"))
 
