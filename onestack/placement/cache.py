@@ -12,6 +12,7 @@ made by another process are picked up by a full reload every ``TTL`` seconds.
 """
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from typing import Any
@@ -45,6 +46,12 @@ class ProviderCache:
         self._dirty: set[str] = set()
         self._loaded = 0.0
         self._valid = False
+        # incremental searches: the providers changed since the last re-ordering (a log), the
+        # position of each provider in _ordered, and per request shape the last answer
+        self._epoch = 0
+        self._changes: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._scans: dict[Any, _Scan] = {}
 
     # ------------------------------------------------------------ freshness
     def mark(self, rp_uuids: set[str]) -> None:
@@ -58,6 +65,7 @@ class ProviderCache:
             if p is not None and rp_uuid not in self._dirty:
                 p.used = used
                 p.summary = None
+                self._changes.append(rp_uuid)
 
     def invalidate(self) -> None:
         with self._lock:
@@ -116,7 +124,7 @@ class ProviderCache:
         if only is None:
             self._rps = fresh
             self._nested = nested
-            self._ordered = [p.uuid for p in sorted(fresh.values(), key=lambda p: p.order)]
+            self._reordered([p.uuid for p in sorted(fresh.values(), key=lambda p: p.order)])
             return
         reorder = False
         for uuid in only:
@@ -127,7 +135,16 @@ class ProviderCache:
                 reorder = True
         self._nested = self._nested or nested
         if reorder:
-            self._ordered = [p.uuid for p in sorted(self._rps.values(), key=lambda p: p.order)]
+            self._reordered([p.uuid for p in sorted(self._rps.values(), key=lambda p: p.order)])
+        else:
+            self._changes.extend(only)
+
+    def _reordered(self, ordered: list[str]) -> None:
+        self._ordered = ordered
+        self._pos = {u: i for i, u in enumerate(ordered)}
+        self._epoch += 1
+        self._changes = []
+        self._scans = {}
 
     # ------------------------------------------------------------ search
     def candidates(self, resources: dict[str, int], required: set[str], forbidden: set[str],
@@ -139,36 +156,68 @@ class ProviderCache:
             self._refresh()
             if self._nested:
                 return None
-            out = []
-            items = list(resources.items())
-            rps = self._rps
-            for uuid in self._ordered:
-                p = rps[uuid]
-                inv, used = p.inv, p.used
-                ok = True
-                for rc, n in items:
-                    i = inv.get(rc)
-                    if i is None or n < i[1] or n > i[2] or n % i[3] or used.get(rc, 0) + n > i[0]:
-                        ok = False
-                        break
-                if not ok:
-                    continue
-                if required and not required <= p.traits:
-                    continue
-                if forbidden and forbidden & p.traits:
-                    continue
-                if member_of and not all(p.aggs & agg for agg in member_of):
-                    continue
-                if p.summary is None:
-                    # shared between searches until the provider is re-read: callers only read it
-                    p.summary = {"rp_uuid": p.uuid, "name": p.name,
-                                 "resources": {rc: {"capacity": i[0], "used": used.get(rc, 0)}
-                                               for rc, i in inv.items()},
-                                 "traits": sorted(p.traits)}
-                out.append(p.summary)
-                if limit and len(out) >= limit:
-                    break
-            return out
+            key = (tuple(sorted(resources.items())), frozenset(required), frozenset(forbidden),
+                   tuple(frozenset(x) for x in member_of), limit)
+            scan = self._scans.get(key)
+            if scan is None or scan.epoch != self._epoch:
+                scan = self._scans[key] = _Scan(self._epoch)
+            else:
+                # the last answer for this shape, corrected for the providers changed since
+                for uuid in set(self._changes[scan.seen:]):
+                    at = self._pos.get(uuid)
+                    if at is None or at >= scan.next:
+                        continue   # not examined yet: the scan below gets to it
+                    fits = self._fits(self._rps[uuid], resources, required, forbidden, member_of)
+                    i = bisect.bisect_left(scan.found, at)
+                    present = i < len(scan.found) and scan.found[i] == at
+                    if present and not fits:
+                        del scan.found[i]
+                    elif fits and not present:
+                        scan.found.insert(i, at)
+                        if limit and len(scan.found) > limit:
+                            scan.next = scan.found.pop()   # examine it again when the answer grows
+            scan.seen = len(self._changes)
+            ordered, rps = self._ordered, self._rps
+            while (not limit or len(scan.found) < limit) and scan.next < len(ordered):
+                if self._fits(rps[ordered[scan.next]], resources, required, forbidden, member_of):
+                    scan.found.append(scan.next)
+                scan.next += 1
+            if len(self._changes) > 100000:   # keep the log short: start over
+                self._reordered(self._ordered)
+            return [self._summary(rps[ordered[i]]) for i in scan.found]
+
+    @staticmethod
+    def _fits(p: _Provider, resources: dict[str, int], required: set[str], forbidden: set[str],
+              member_of: list[set[str]]) -> bool:
+        inv, used = p.inv, p.used
+        for rc, n in resources.items():
+            i = inv.get(rc)
+            if i is None or n < i[1] or n > i[2] or n % i[3] or used.get(rc, 0) + n > i[0]:
+                return False
+        if required and not required <= p.traits:
+            return False
+        if forbidden and forbidden & p.traits:
+            return False
+        return not member_of or all(p.aggs & agg for agg in member_of)
+
+    @staticmethod
+    def _summary(p: _Provider) -> dict[str, Any]:
+        if p.summary is None:
+            # shared between searches until the provider is re-read: callers only read it
+            p.summary = {"rp_uuid": p.uuid, "name": p.name,
+                         "resources": {rc: {"capacity": i[0], "used": p.used.get(rc, 0)}
+                                       for rc, i in p.inv.items()},
+                         "traits": sorted(p.traits)}
+        return p.summary
+
+
+class _Scan:
+    """One request shape's answer: positions (in _ordered) of the fitting providers found, the
+    next position to examine, how much of the change log it has applied."""
+    __slots__ = ("epoch", "found", "next", "seen")
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch, self.found, self.next, self.seen = epoch, [], 0, 0
 
 
 CACHE = ProviderCache()

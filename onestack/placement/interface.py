@@ -1,7 +1,7 @@
 """What other services (compute) call on placement, in-process. Nobody else touches its tables."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -75,19 +75,25 @@ def candidates(resources: dict[str, int], required: list[str] = (), forbidden: l
 
 
 def claim(consumer: str, rp_uuid: str, resources: dict[str, int], project_id: str, user_id: str,
-          consumer_type: str = "INSTANCE") -> bool:
+          consumer_type: str = "INSTANCE", also: Callable[[Any], None] | None = None) -> bool:
     """Atomically replace ``consumer``'s allocations with ``resources`` on ``rp_uuid``.
-    False (and nothing written) when the provider lacks capacity."""
+    False (and nothing written) when the provider lacks capacity. ``also(connection)`` runs in
+    the same transaction once the claim succeeded (the caller's own bookkeeping, e.g. the
+    server's host: one commit instead of two)."""
     resources = {k: v for k, v in resources.items() if v}
     try:
         with db.write() as s:
             done = svc.claim_new(s, consumer, rp_uuid, resources, project_id, user_id, consumer_type)
             if done is not None:
+                if done and also is not None:
+                    also(s.connection())
                 return done
             svc.set_allocations(s, [{"consumer": consumer, "project_id": project_id, "user_id": user_id,
                                      "consumer_type": consumer_type,
                                      "allocations": {rp_uuid: {k: v for k, v in resources.items() if v}}}],
                                 check_generation=False)
+            if also is not None:
+                also(s.connection())
         return True
     except (perr.Conflict, perr.BadRequest):
         return False

@@ -254,18 +254,19 @@ def _select_and_claim(server_uuid: str, spec: dict[str, Any], resources: dict[st
     while i + 1 < len(ranked):
         i += 1
         h = ranked[i]
-        if not placement.claim(server_uuid, h["node_uuid"], resources, project_id, user_id):
-            if i + 1 == len(ranked) < len(passing):
-                ranked = weights.order(passing, spec, mults)   # same order, all of it
-            continue
         values: dict[str, Any] = {"host": h["host"], "node": h["node"], "availability_zone": h["az"]}
         if task_state is not None:   # (not over a delete that came meanwhile)
             values["task_state"] = case(
                 (and_(_SRV.c.deleted.is_(False), or_(_SRV.c.task_state.is_(None),
                                                      _SRV.c.task_state != "deleting")), task_state),
                 else_=_SRV.c.task_state)
-        with db.write() as s:   # one plain statement (no ORM load of the server row)
-            s.connection().execute(update(_SRV).where(_SRV.c.uuid == server_uuid).values(**values))
+        # the server's host is recorded in the claim's own transaction (one plain statement)
+        record = update(_SRV).where(_SRV.c.uuid == server_uuid).values(**values)
+        if not placement.claim(server_uuid, h["node_uuid"], resources, project_id, user_id,
+                               also=lambda conn, stmt=record: conn.execute(stmt)):
+            if i + 1 == len(ranked) < len(passing):
+                ranked = weights.order(passing, spec, mults)   # same order, all of it
+            continue
         return h, [x["host"] for x in ranked[i + 1:i + c.max_attempts]]
     raise NoValidHost("claiming resources failed on every candidate")
 
