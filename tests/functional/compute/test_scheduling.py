@@ -130,3 +130,48 @@ def test_oversized_flavor_goes_to_error_no_valid_host_in_cell0(nova, image_id, u
     assert nova("DELETE", f"/servers/{sid}").status == 204
     nova.gone(sid)
     nova("DELETE", f"/flavors/{fid}")
+
+
+def test_scheduling_follows_service_and_inventory_changes_at_once(nova, cloud_token, image_id, uniq):
+    """The scheduler answers from in-memory copies of the hosts and of placement's providers:
+    a compute service disabled through the API, or a provider's inventory changed through the
+    placement API, counts for the very next boot."""
+    cloud, token = cloud_token
+    pv = {"OpenStack-API-Version": "placement 1.28"}
+    svcs = {s["host"]: s for s in nova("GET", "/os-services?binary=nova-compute").json()["services"]}
+    assert {"fake-1", "fake-2"} <= set(svcs)
+
+    def boot(tag):
+        sid = nova.create(f"follow-{uniq}-{tag}", image_id, flavor="42")["id"]
+        return sid, nova.wait(sid)["OS-EXT-SRV-ATTR:host"]
+    made = []
+    # 1. fake-1 disabled: every boot goes to fake-2
+    assert nova("PUT", f"/os-services/{svcs['fake-1']['id']}", {"status": "disabled"}).status == 200
+    try:
+        for i in range(3):
+            sid, host = boot(f"d{i}")
+            made.append(sid)
+            assert host == "fake-2"
+    finally:
+        assert nova("PUT", f"/os-services/{svcs['fake-1']['id']}", {"status": "enabled"}).status == 200
+    # 2. fake-2's VCPUs all reserved through placement: the next boots go to fake-1
+    rps = cloud.request("GET", "/placement/resource_providers?name=fake-2", token, headers=pv).json()
+    rp = rps["resource_providers"][0]
+    inv_url = f"/placement/resource_providers/{rp['uuid']}/inventories/VCPU"
+    inv = cloud.request("GET", inv_url, token, headers=pv).json()
+    full = dict(inv, reserved=inv["total"])
+    r = cloud.request("PUT", inv_url, token, body=full, headers=pv)
+    assert r.status == 200, r
+    try:
+        for i in range(3):
+            sid, host = boot(f"r{i}")
+            made.append(sid)
+            assert host == "fake-1"
+    finally:
+        now = cloud.request("GET", inv_url, token, headers=pv).json()
+        back = dict(inv, resource_provider_generation=now["resource_provider_generation"])
+        assert cloud.request("PUT", inv_url, token, body=back, headers=pv).status == 200
+    for sid in made:
+        nova("DELETE", f"/servers/{sid}")
+    for sid in made:
+        nova.gone(sid)

@@ -66,3 +66,33 @@ def test_status_mapping():
     assert states.status("resized", None) == "VERIFY_RESIZE"
     assert states.status("building", "spawning") == "BUILD"
     assert states.status("shelved_offloaded", None) == "SHELVED_OFFLOADED"
+
+
+def test_placement_copy_answers_like_a_full_scan_while_providers_change():
+    """placement/cache.py keeps each request shape's answer and corrects it for the providers
+    changed since; after any sequence of changes it equals a scan from the first provider."""
+    import random
+
+    from onestack.placement import cache
+
+    pc = cache.ProviderCache()
+    pc._refresh = lambda: None   # no database here: the providers are set below
+    for i in range(200):
+        p = cache._Provider(f"rp{i:04d}", f"n{i}", (i, f"rp{i:04d}"))
+        p.inv = {"VCPU": (8, 1, 8, 1), "MEMORY_MB": (1024, 1, 1024, 1)}
+        p.traits = {"T1"} if i % 7 == 0 else set()
+        pc._rps[p.uuid] = p
+    pc._reordered(sorted(pc._rps))
+
+    def scan(res, req, limit):
+        out = [u for u in pc._ordered if cache.ProviderCache._fits(pc._rps[u], res, req, set(), [])]
+        return out[:limit] if limit else out
+    rnd = random.Random(7)
+    for _ in range(5000):
+        if rnd.random() < 0.5:
+            pc.set_used(f"rp{rnd.randrange(200):04d}", {"VCPU": rnd.randrange(9), "MEMORY_MB": rnd.randrange(1025)})
+        else:
+            res = {"VCPU": rnd.choice([1, 2, 4]), "MEMORY_MB": rnd.choice([128, 512])}
+            req = rnd.choice([set(), {"T1"}])
+            limit = rnd.choice([None, 5, 50])
+            assert [c["rp_uuid"] for c in pc.candidates(res, req, set(), [], limit)] == scan(res, req, limit)
