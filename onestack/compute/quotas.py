@@ -26,13 +26,22 @@ def defaults(s: Any) -> dict[str, int]:
 
 
 def limits(s: Any, project_id: str, user_id: str | None = None) -> dict[str, int]:
-    out = defaults(s)
-    for q in s.scalars(select(m.Quota).where(m.Quota.project_id == project_id, m.Quota.user_id == "")):
-        out[q.resource] = q.hard_limit
-    if user_id:
-        for q in s.scalars(select(m.Quota).where(m.Quota.project_id == project_id, m.Quota.user_id == user_id)):
-            out[q.resource] = q.hard_limit
-    return out
+    return _limits(s, project_id, user_id)[1 if user_id else 0]
+
+
+def _limits(s: Any, project_id: str, user_id: str | None) -> tuple[dict[str, int], dict[str, int]]:
+    """(the project's limits, the user's) in two queries: defaults, then both overrides."""
+    project = defaults(s)
+    user_rows = []
+    for res, uid, limit in s.execute(select(m.Quota.resource, m.Quota.user_id, m.Quota.hard_limit).where(
+            m.Quota.project_id == project_id, m.Quota.user_id.in_(["", user_id] if user_id else [""]))):
+        if uid == "":
+            project[res] = limit
+        else:
+            user_rows.append((res, limit))
+    user = dict(project)
+    user.update(user_rows)
+    return project, user
 
 
 def usage(s: Any, project_id: str, user_id: str | None = None) -> dict[str, int]:
@@ -54,8 +63,8 @@ def usage(s: Any, project_id: str, user_id: str | None = None) -> dict[str, int]
 def check_servers(s: Any, project_id: str, user_id: str, count: int, vcpus: int, ram: int) -> int | None:
     """None if ``count`` servers fit, else the resource that is over ("instances"/"cores"/"ram")
     and the allowed count is raised by the caller. Runs inside the creating transaction."""
-    for scope_user in (None, user_id):
-        lim_scope = limits(s, project_id, scope_user)
+    both = _limits(s, project_id, user_id)
+    for scope_user, lim_scope in zip((None, user_id), both):
         if all(lim_scope[r] < 0 for r in ("instances", "cores", "ram")):
             continue   # unlimited: nothing to count
         use = usage(s, project_id, scope_user)

@@ -12,7 +12,7 @@ import tempfile
 import traceback
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from onestack import bus, db
 from onestack.bus import BusError
@@ -151,6 +151,8 @@ def build_place_and_spawn(run: TaskRun) -> None:
                     return
             continue
         run.payload["power_state"] = (info or {}).get("power_state", st.RUNNING)
+        build_finish(run)      # ACTIVE now: no separate step (and task save) for it
+        run.complete = True
         return
 
 
@@ -239,16 +241,20 @@ def _cleanup_resources(server_id: str, ctx: RequestContext) -> None:
 def build_finish(run: TaskRun) -> None:
     if run.payload.get("failed"):
         return
+    if run.payload.get("aborted"):
+        return
+    srv_t = m.Server.__table__
+    now = utcnow()
     with db.write() as s:
-        srv = s.get(m.Server, run.resource_id)
-        if srv is None or srv.deleted or srv.task_state == "deleting" or run.payload.get("aborted"):
-            return
-        if srv.vm_state != st.BUILDING:
-            return
-        srv.vm_state, srv.task_state = st.ACTIVE, None
-        srv.power_state = run.payload.get("power_state", st.RUNNING)
-        srv.launched_at = srv.updated_at = utcnow()
-        if run.payload.get("action_id"):
+        # one conditional UPDATE (no ORM load of the row): only a server still building and
+        # not being deleted becomes ACTIVE
+        done = s.connection().execute(
+            update(srv_t).where(srv_t.c.uuid == run.resource_id, srv_t.c.deleted.is_(False),
+                                srv_t.c.vm_state == st.BUILDING,
+                                or_(srv_t.c.task_state.is_(None), srv_t.c.task_state != "deleting"))
+            .values(vm_state=st.ACTIVE, task_state=None, power_state=run.payload.get("power_state", st.RUNNING),
+                    launched_at=now, updated_at=now)).rowcount
+        if done and run.payload.get("action_id"):
             svc.finish_event(s, run.payload["action_id"], "compute_build_and_run_instance", "Success",
                              run.payload.get("host"))
 

@@ -47,6 +47,10 @@ class TaskRun:
     payload: dict[str, Any]
     step: int
     attempts: int
+    # a step sets this when it did the task's remaining steps' work itself (e.g. a build
+    # that finished in one go): the engine records the task done at once, without running
+    # (and saving between) the steps left, which stay idempotent no-ops on a resume
+    complete: bool = False
 
 
 @dataclasses.dataclass
@@ -212,7 +216,7 @@ class Engine:
                     log.exception("task %s (%s) failed at step %d", run.id, run.kind, run.step)
                     self._fail(spec, run, f"{type(e).__name__}: {e}")
                     return
-                run.step += 1
+                run.step = len(spec.steps) if run.complete else run.step + 1
                 run.attempts = 0
                 if run.step < len(spec.steps):
                     self._save(run)

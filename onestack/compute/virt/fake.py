@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from onestack.compute.virt import driver as d
 
 
@@ -51,7 +53,11 @@ class FakeDriver(d.Driver, d.Snapshot, d.Console, d.Rescue, d.VolumeAttach, d.In
         if self._path is None:
             return
         tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.instances))
+        try:   # the whole host's state on every change: orjson (~10x the json module)
+            data = orjson.dumps(self.instances)
+        except TypeError:
+            data = json.dumps(self.instances).encode()
+        tmp.write_bytes(data)
         os.replace(tmp, self._path)
 
     def _get(self, instance: dict[str, Any]) -> dict[str, Any]:
