@@ -65,8 +65,9 @@ class TaskSpec:
 _SPECS: dict[str, TaskSpec] = {}
 _T = Task.__table__
 _PENDING = select(_T.c.id).where(_T.c.state == PENDING, _T.c.not_before <= bindparam("now"))
-_TAKE = update(_T).where(_T.c.id == bindparam("p_tid"), _T.c.state == PENDING).values(
-    state=RUNNING, owner=bindparam("p_owner"), heartbeat_at=bindparam("now"))
+_TAKE_NEXT = update(_T).where(
+    _T.c.id == _PENDING.order_by(_T.c.created_at).limit(1).scalar_subquery(), _T.c.state == PENDING).values(
+    state=RUNNING, owner=bindparam("p_owner"), heartbeat_at=bindparam("now")).returning(*_T.c)
 
 
 def register(spec: TaskSpec) -> TaskSpec:
@@ -157,13 +158,8 @@ class Engine:
         with db.read() as s:   # most wake-ups find nothing: look before taking the write slot
             if s.connection().execute(_PENDING.limit(1), {"now": now}).first() is None:
                 return None
-        with db.write() as s:
-            conn = s.connection()
-            for (tid,) in conn.execute(_PENDING.order_by(_T.c.created_at).limit(8), {"now": now}).all():
-                res = conn.execute(_TAKE, {"p_tid": tid, "p_owner": self.owner, "now": now})
-                if res.rowcount == 1:
-                    return conn.execute(select(_T).where(_T.c.id == tid)).one()
-        return None
+        with db.write() as s:   # the oldest pending task, taken in one statement
+            return s.connection().execute(_TAKE_NEXT, {"p_owner": self.owner, "now": now}).first()
 
     def _worker(self) -> None:
         while not self._stop.is_set():
