@@ -86,6 +86,7 @@ def build_place_and_spawn(run: TaskRun) -> None:
             az = srv.availability_zone
             image_ref = srv.image_ref
             sysmeta = srv.system_metadata or {}
+            bdms = list(srv.block_devices or [])
             flavor = srv.flavor
             spec = dict(run.payload.get("spec") or {})
             spec.update(flavor=flavor, project_id=srv.project_id,
@@ -117,7 +118,7 @@ def build_place_and_spawn(run: TaskRun) -> None:
             elif not placed_now:   # (else set with the host, in the scheduler's write)
                 with db.write() as s:
                     _load(s, run).task_state = "spawning"
-            bdevs = _prepare_volumes(run, ctx)
+            bdevs = _prepare_volumes(run, ctx, bdms)
             # the image as it was when the server was created (upstream: the instance's image
             # meta); asked of the image service only for servers that did not record it
             image = {"id": image_ref, "name": sysmeta.get("image_name"),
@@ -160,10 +161,11 @@ def _msg(e: Exception) -> str:
     return e.message if isinstance(e, BusError) else str(e)
 
 
-def _prepare_volumes(run: TaskRun, ctx: RequestContext) -> list[dict[str, Any]]:
-    with db.read() as s:
-        srv = _load(s, run)
-        bdms = list(srv.block_devices or [])
+def _prepare_volumes(run: TaskRun, ctx: RequestContext,
+                     bdms: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    if bdms is None:
+        with db.read() as s:
+            bdms = list(_load(s, run).block_devices or [])
     if not bdms:
         return []
     vol = deps.volume("block device mappings")

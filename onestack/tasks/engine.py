@@ -65,6 +65,7 @@ class TaskSpec:
 _SPECS: dict[str, TaskSpec] = {}
 _T = Task.__table__
 _PENDING = select(_T.c.id).where(_T.c.state == PENDING, _T.c.not_before <= bindparam("now"))
+_ANY_PENDING = _PENDING.limit(1)
 _TAKE_NEXT = update(_T).where(
     _T.c.id == _PENDING.order_by(_T.c.created_at).limit(1).scalar_subquery(), _T.c.state == PENDING).values(
     state=RUNNING, owner=bindparam("p_owner"), heartbeat_at=bindparam("now")).returning(*_T.c)
@@ -156,7 +157,7 @@ class Engine:
         # plain (Core) statements on the tasks table: these run several times per task
         now = utcnow()
         with db.read() as s:   # most wake-ups find nothing: look before taking the write slot
-            if s.connection().execute(_PENDING.limit(1), {"now": now}).first() is None:
+            if s.connection().execute(_ANY_PENDING, {"now": now}).first() is None:
                 return None
         with db.write() as s:   # the oldest pending task, taken in one statement
             return s.connection().execute(_TAKE_NEXT, {"p_owner": self.owner, "now": now}).first()
