@@ -14,11 +14,19 @@ from onestack.compute import states as st
 
 
 def ts(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    if not value:
+        return None
+    if value.tzinfo is None and value.year >= 1000:   # (naive UTC) isoformat: same text, half the cost
+        return value.isoformat(timespec="seconds") + "Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ts_usec(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+    if not value:
+        return None
+    if value.tzinfo is None and value.year >= 1000:
+        return value.isoformat(timespec="microseconds")
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def _ip(value: str | None) -> str:
@@ -48,6 +56,7 @@ def links(req: Req, collection: str, ident: str) -> list[dict[str, str]]:
             {"rel": "bookmark", "href": f"{req.service_url}/{collection}/{ident}"}]
 
 
+@functools.lru_cache(maxsize=4096)   # (a listing asks for the same few pairs per row)
 def host_id(project_id: str, host: str | None) -> str:
     if not host:
         return ""
