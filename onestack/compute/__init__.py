@@ -22,6 +22,10 @@ def _start(cloud) -> None:
         with db.write() as s:
             hosts.heartbeat(s, ["controller"])
     ENGINE.every("compute-heartbeat", 10.0, beat)
+    from onestack.compute import conf as cconf, service
+    interval = cconf.get().reclaim_instance_interval
+    if interval > 0:
+        ENGINE.every("compute-reclaim", min(60.0, max(1.0, interval / 2)), service.reclaim_soft_deleted)
 
 
 def _agents(cloud) -> None:

@@ -29,7 +29,8 @@ EVENTS = {"stop": "compute_stop_instance", "start": "compute_start_instance", "r
           "live-migration": "compute_live_migration", "evacuate": "compute_rebuild_instance",
           "shelve": "compute_shelve_instance", "shelveOffload": "compute_shelve_offload_instance",
           "unshelve": "compute_unshelve_instance", "createImage": "compute_snapshot_instance",
-          "createBackup": "compute_backup_instance", "trigger_crash_dump": "compute_trigger_crash_dump"}
+          "createBackup": "compute_backup_instance", "trigger_crash_dump": "compute_trigger_crash_dump",
+          "soft_delete": "compute_soft_delete_instance", "restore": "compute_restore_instance"}
 ERROR_ON_FAILURE = {"rebuild", "evacuate", "unshelve"}
 
 
@@ -380,6 +381,7 @@ HANDLERS: dict[str, Callable[[TaskRun], None]] = {
     "live-migration": _live_migrate, "evacuate": _evacuate, "shelve": _shelve,
     "shelveOffload": _shelve_offload, "unshelve": _unshelve, "createImage": _snapshot,
     "createBackup": _snapshot,
+    "soft_delete": _power("power_off", st.SOFT_DELETED), "restore": _power("power_on", st.ACTIVE),
 }
 
 

@@ -61,6 +61,9 @@ class ComputeConf:
     quota_server_group_members: int = 10
     max_user_data_bytes: int = 65535
     console_output_lines: int = 1000
+    # Deferred delete: > 0 makes DELETE soft (SOFT_DELETED, powered off, restorable) and a
+    # periodic job reclaims soft-deleted servers older than this many seconds.
+    reclaim_instance_interval: int = 0
 
 
 conf.register_section("compute", ComputeConf)

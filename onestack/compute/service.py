@@ -307,6 +307,10 @@ def list_servers(s: Any, ctx: Any, f: dict[str, Any], sort: list[tuple[str, str]
         stmt = stmt.where(m.Server.deleted.is_(True))
     else:
         stmt = stmt.where(m.Server.deleted.is_(False))
+        # upstream: soft-deleted servers are listed only when asked for (status or soft_deleted)
+        if not any(str(v).upper() == "SOFT_DELETED" for v in f.get("status") or ()) and \
+                str(f.get("soft_deleted", "")).lower() not in ("1", "true", "yes", "on"):
+            stmt = stmt.where(m.Server.vm_state != st.SOFT_DELETED)
     if f.get("project_id"):
         stmt = stmt.where(m.Server.project_id == f["project_id"])
     if f.get("user_id"):
@@ -531,11 +535,57 @@ def delete_server(s: Any, ctx: Any, srv: m.Server, force: bool = False) -> None:
         check_lock(ctx, srv)
     if srv.task_state == "deleting":
         return
+    if not force and srv.task_state == "soft-deleting":
+        return
+    if not force and srv.host and srv.vm_state != st.SOFT_DELETED and \
+            cconf.get().reclaim_instance_interval > 0:
+        soft_delete(s, ctx, srv)
+        return
     a = record_action(s, ctx, srv.uuid, "delete", srv.project_id)
     srv.task_state = "deleting"
     srv.updated_at = utcnow()
     tasks.submit(s, "compute.delete_server", resource_type="server", resource_id=srv.uuid,
                  project_id=srv.project_id, payload={"action_id": a.id})
+
+
+def soft_delete(s: Any, ctx: Any, srv: m.Server) -> None:
+    """Deferred delete: power off and keep the server SOFT_DELETED until restore or reclaim."""
+    a = record_action(s, ctx, srv.uuid, "delete", srv.project_id)
+    srv.task_state = "soft-deleting"
+    srv.deleted_at = srv.updated_at = utcnow()
+    tasks.submit(s, "compute.server_action", resource_type="server", resource_id=srv.uuid,
+                 project_id=srv.project_id, payload={"action": "soft_delete", "args": {}, "action_id": a.id})
+
+
+def restore_server(s: Any, ctx: Any, srv: m.Server) -> None:
+    if srv.vm_state != st.SOFT_DELETED or srv.task_state is not None:
+        raise InvalidState(action="restore", id=srv.uuid, attr="vm_state", state=srv.vm_state)
+    a = record_action(s, ctx, srv.uuid, "restore", srv.project_id)
+    srv.task_state = "restoring"
+    srv.deleted_at = None
+    srv.updated_at = utcnow()
+    tasks.submit(s, "compute.server_action", resource_type="server", resource_id=srv.uuid,
+                 project_id=srv.project_id, payload={"action": "restore", "args": {}, "action_id": a.id})
+
+
+def reclaim_soft_deleted() -> int:
+    """Periodic: hard-delete the servers soft-deleted longer than reclaim_instance_interval ago."""
+    interval = cconf.get().reclaim_instance_interval
+    if interval <= 0:
+        return 0
+    from onestack import db
+    from onestack.context import RequestContext
+    cutoff = utcnow() - dt.timedelta(seconds=interval)
+    n = 0
+    with db.write() as s:
+        for srv in s.scalars(select(m.Server).where(m.Server.deleted.is_(False),
+                                                    m.Server.vm_state == st.SOFT_DELETED,
+                                                    m.Server.task_state.is_(None),
+                                                    m.Server.deleted_at <= cutoff)):
+            ctx = RequestContext.internal(user_id=srv.user_id, project_id=srv.project_id)
+            delete_server(s, ctx, srv, force=True)
+            n += 1
+    return n
 
 
 def mark_deleted(srv: m.Server) -> None:

@@ -483,8 +483,7 @@ def action(req: Req) -> Any:
                 svc.delete_server(s, req.ctx, srv, force=True)
             else:
                 req.ctx.can("os_compute_api:os-deferred-delete:restore", target(srv))
-                if srv.vm_state != st.SOFT_DELETED:
-                    raise InvalidState(action="restore", id=srv.uuid, attr="vm_state", state=srv.vm_state)
+                svc.restore_server(s, req.ctx, srv)
         return Reply(202)
     with db.write() as s:
         srv = load(s, req)
