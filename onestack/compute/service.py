@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import datetime as dt
 import re
 import secrets
@@ -20,6 +21,8 @@ from onestack.compute import models as m
 from onestack.compute import states as st
 from onestack.compute.errors import InvalidState, Locked, QuotaExceeded, ServerNotFound
 from onestack.db.base import utcnow
+
+log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------ lookup
@@ -146,6 +149,19 @@ def _quota_error(over: dict[str, Any]) -> QuotaExceeded:
                          f"{over['used']} of {over['limit']} {res}")
 
 
+def trusted_certs(body: dict[str, Any], volume_backed: bool, what: str) -> list[str] | None:
+    """2.63 trusted_image_certificates: recorded and shown; no driver here verifies image
+    signatures, so they are ignored with a warning (upstream: 400 for volume-backed servers)."""
+    certs = body.get("trusted_image_certificates")
+    if not certs:
+        return None
+    if volume_backed:
+        raise errors.BadRequest(f"Image certificate validation is not supported when {what}.")
+    log.warning("trusted_image_certificates %s recorded but not verified: the %s driver does not "
+                "support image signature verification", certs, cconf.resolved_driver())
+    return list(certs)
+
+
 def create_servers(s: Any, ctx: Any, body: dict[str, Any], version: Any) -> tuple[list[m.Server], str, str | None]:
     """Validate and write N servers in BUILD with their build tasks. Returns (servers,
     reservation_id, admin_password)."""
@@ -170,6 +186,7 @@ def create_servers(s: Any, ctx: Any, body: dict[str, Any], version: Any) -> tupl
     boot_bdm = next((b for b in bdms if str(b.get("boot_index")) == "0"), None)
     bfv = boot_bdm is not None and boot_bdm.get("destination_type") == "volume"
     image_ref = str(body.get("imageRef") or "").rstrip("/").split("/")[-1]
+    certs = trusted_certs(body, bfv, "booting from volume")
     if boot_bdm is not None and boot_bdm.get("source_type") == "image" and not image_ref:
         image_ref = boot_bdm.get("uuid") or ""
     image: dict[str, Any] = {}
@@ -264,7 +281,7 @@ def create_servers(s: Any, ctx: Any, body: dict[str, Any], version: Any) -> tupl
             user_data=body.get("user_data"), metadata_=dict(meta), system_metadata={
                 "image_properties": (image.get("properties") or {}), "image_name": image.get("name"),
                 "image_min_disk": image.get("min_disk"), "image_min_ram": image.get("min_ram"),
-                "boot_image": image_ref},
+                "boot_image": image_ref, "trusted_image_certificates": certs},
             tags=list(dict.fromkeys(body.get("tags") or [])), vm_state=st.BUILDING, task_state="scheduling",
             power_state=st.NOSTATE, availability_zone=zone, pinned_az=zone,
             access_ip_v4=body.get("accessIPv4"), access_ip_v6=body.get("accessIPv6"),

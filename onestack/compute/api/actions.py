@@ -157,6 +157,9 @@ def _rebuild(req: Req, s: Any, srv: m.Server, data: Any) -> Any:
     srv.image_ref = image_ref if srv.image_ref else srv.image_ref
     srv.system_metadata = dict(srv.system_metadata or {}, image_properties=img.get("properties") or {},
                                image_name=img.get("name"))
+    if "trusted_image_certificates" in data:
+        srv.system_metadata = dict(srv.system_metadata, trusted_image_certificates=svc.trusted_certs(
+            data, not srv.image_ref, "rebuilding a volume-backed server"))
     for key, attr in (("name", "name"), ("description", "description"), ("accessIPv4", "access_ip_v4"),
                       ("accessIPv6", "access_ip_v6"), ("OS-DCF:diskConfig", "disk_config"),
                       ("hostname", "hostname"), ("user_data", "user_data")):

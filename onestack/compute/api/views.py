@@ -176,7 +176,7 @@ def server(req: Req, srv: Any, ctx_admin: bool, extra: dict[str, Any] | None = N
     if mv(req, "2.26"):
         out["tags"] = list(srv.tags or [])
     if mv(req, "2.63"):
-        out["trusted_image_certificates"] = None
+        out["trusted_image_certificates"] = (srv.system_metadata or {}).get("trusted_image_certificates")
     if mv(req, "2.71") and group_ids is not None:
         out["server_groups"] = group_ids
     if mv(req, "2.73"):

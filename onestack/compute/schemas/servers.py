@@ -110,7 +110,8 @@ def rebuild(v) -> dict:
     if v.matches("2.57"):
         props["user_data"] = {"type": ["string", "null"], "format": "base64", "maxLength": 65535}
     if v.matches("2.63"):
-        props["trusted_image_certificates"] = {"type": ["array", "null"]}
+        props["trusted_image_certificates"] = {"type": ["array", "null"], "minItems": 1, "maxItems": 50,
+                                               "uniqueItems": True, "items": {"type": "string", "minLength": 1}}
     if v.matches("2.90"):
         props["hostname"] = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[a-zA-Z0-9.-]+$"}
     return obj({"rebuild": obj(props, ["imageRef"])}, ["rebuild"])
