@@ -140,3 +140,50 @@ ROUTES = [
     route("GET", V + "/os-instance_usage_audit_log", p.audit_index),
     route("GET", V + "/os-instance_usage_audit_log/{before_timestamp}", p.audit_show),
 ]
+
+# 2.102: "all APIs now reject unknown query string parameters with a HTTP 400". The query
+# parameters each GET accepts (upstream's query schemas); a GET not listed accepts none.
+# /servers, /servers/detail and /flavors(/detail) check their own (their filters depend on
+# the caller and the version); the deprecated proxies are 404 long before 2.102.
+QUERY_PARAMS: dict[object, frozenset[str]] = {
+    r.actions_index: frozenset({"limit", "marker", "changes-since", "changes-before"}),
+    r.volumes_index: frozenset({"limit", "offset"}),
+    x.keypairs_index: frozenset({"user_id", "limit", "marker"}),
+    x.keypairs_show: frozenset({"user_id"}),
+    x.limits: frozenset({"tenant_id", "reserved"}),
+    x.quota_show: frozenset({"user_id"}), x.quota_detail: frozenset({"user_id"}),
+    x.services_index: frozenset({"binary", "host"}),
+    x.hypervisors_index: frozenset({"hypervisor_hostname_pattern", "with_servers", "limit", "marker"}),
+    x.hypervisors_detail: frozenset({"hypervisor_hostname_pattern", "with_servers", "limit", "marker"}),
+    x.hypervisors_show: frozenset({"with_servers"}),
+    x.groups_index: frozenset({"all_projects", "limit", "offset"}),
+    x.usage_index: frozenset({"start", "end", "detailed", "limit", "marker"}),
+    x.usage_show: frozenset({"start", "end", "limit", "marker"}),
+    x.migrations_index: frozenset({"hidden", "host", "type", "source_compute", "status", "migration_type",
+                                   "instance_uuid", "user_id", "project_id", "changes-since", "changes-before",
+                                   "limit", "marker"}),
+}
+_OWN_CHECK = {s.index, s.detail, f.index, f.detail}
+
+
+def _strict_query(handler, allowed: frozenset[str]):
+    import functools
+
+    from onestack import errors
+    from onestack.compute.api.views import mv
+
+    @functools.wraps(handler)
+    def checked(req):
+        if req.query_items and mv(req, "2.102"):
+            for key, _ in req.query_items:
+                if key not in allowed:
+                    raise errors.BadRequest(f"Invalid input for query parameters: additional properties are "
+                                            f"not allowed ({key} was unexpected).")
+        return handler(req)
+    return checked
+
+
+for _r in ROUTES:
+    if _r.method == "GET" and _r.microversioned and _r.handler not in _OWN_CHECK and \
+            getattr(_r.handler, "__module__", "") != p.__name__ and not _r.handler.__name__.startswith("hosts_"):
+        _r.handler = _strict_query(_r.handler, QUERY_PARAMS.get(_r.handler, frozenset()))

@@ -146,3 +146,22 @@ def test_external_events_and_topology(nova, nova_demo, server, outsider):
     assert nova_demo("GET", f"/servers/{server}/topology", version="2.77").status == 404
     r = outsider.compute.get(f"/servers/{server}/topology", microversion="2.78")
     assert r.status_code == 404
+
+
+def test_unknown_query_parameters_rejected_from_2_102(cloud, nova, nova_demo, server):
+    for path in (f"/servers/{server}?foo=1", f"/servers/{server}/os-instance-actions?bogus=1",
+                 "/os-keypairs?bogus=1", "/limits?bogus=1", "/os-availability-zone?x=1",
+                 f"/servers/{server}/os-volume_attachments?marker=1", "/os-server-groups?foo=bar"):
+        r = nova_demo("GET", path)
+        assert r.status == 400 and "was unexpected" in r.json()["badRequest"]["message"], (path, r)
+        assert nova_demo("GET", path, version="2.101").status == 200, path     # ignored before
+    for path in (f"/servers/{server}/os-instance-actions?limit=1", "/os-keypairs?limit=5",
+                 f"/servers/{server}/os-volume_attachments?limit=1&offset=0", "/os-server-groups?limit=2",
+                 "/os-hypervisors?with_servers=true", "/os-migrations?status=done&hidden=0",
+                 "/os-services?binary=nova-compute", f"/limits?tenant_id={cloud.sdk().current_project_id}"):
+        assert nova("GET", path).status == 200, path
+    assert nova("GET", "/os-hypervisors/statistics?x=1").status == 400
+    # the unchanged CLI still works at its negotiated version
+    assert isinstance(cloud.cli("--os-compute-api-version", "2.102", "keypair", "list", cloud="onestack"), list)
+    assert cloud.cli("--os-compute-api-version", "2.104", "server", "event", "list", server,
+                     cloud="onestack")
